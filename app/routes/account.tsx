@@ -1,0 +1,108 @@
+import { json, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
+import { Form, useLoaderData } from "@remix-run/react";
+import { requireSignedInSession } from "~/utils/auth.server.ts";
+
+export const meta: MetaFunction = () => [{ title: "Your session · remix-redis-oidc" }];
+
+const byteLength = (s: string | null | undefined) => (s ? new TextEncoder().encode(s).length : 0);
+
+/** Protected: who is signed in and what the session holds (never the raw tokens). */
+export async function loader({ request }: LoaderFunctionArgs) {
+  const session = await requireSignedInSession(request);
+  const { idToken, accessToken, refreshToken, claims, flows: _flows, ...times } = session.data;
+  const groups = Array.isArray(claims?.groups) ? claims.groups.map(String) : [];
+  const shownClaims = Object.entries(claims ?? {})
+    .filter(([name]) => name !== "groups")
+    .map(([name, value]) => [name, typeof value === "string" ? value : JSON.stringify(value)] as const);
+  return json(
+    {
+      name: String(claims?.name ?? claims?.preferred_username ?? claims?.sub),
+      claims: shownClaims,
+      groups,
+      times,
+      tokens: {
+        idToken: byteLength(idToken),
+        accessToken: byteLength(accessToken),
+        refreshToken: byteLength(refreshToken),
+      },
+      cookieHeaderBytes: byteLength(request.headers.get("Cookie")),
+      recordBytes: byteLength(JSON.stringify(session.data)),
+    },
+    { headers: { "Cache-Control": "no-store" } },
+  );
+}
+
+const time = (epochSeconds: number | undefined) => (epochSeconds ? new Date(epochSeconds * 1000).toISOString() : "—");
+
+export default function Account() {
+  const data = useLoaderData<typeof loader>();
+  return (
+    <>
+      <h1>
+        Signed in as <span data-testid="user-name">{data.name}</span>
+      </h1>
+      <Form method="post" action="/logout" reloadDocument>
+        <button type="submit">Sign out</button>
+      </Form>
+
+      <h2>What your browser sends</h2>
+      <p>
+        The <code>Cookie</code> header of this request was <strong data-testid="cookie-bytes">{data.cookieHeaderBytes}</strong> bytes. The
+        session record in Redis is <strong data-testid="record-bytes">{data.recordBytes}</strong> bytes and never leaves the server.
+      </p>
+
+      <h2>Tokens held for you on the server</h2>
+      <table>
+        <tbody>
+          <tr>
+            <th>ID token</th>
+            <td data-testid="id-token-bytes">{data.tokens.idToken} bytes</td>
+            <td>expires {time(data.times.idTokenExpiresAt)}</td>
+          </tr>
+          <tr>
+            <th>Access token</th>
+            <td>{data.tokens.accessToken} bytes</td>
+            <td>expires {time(data.times.accessTokenExpiresAt)}</td>
+          </tr>
+          <tr>
+            <th>Refresh token</th>
+            <td>{data.tokens.refreshToken ? `${data.tokens.refreshToken} bytes` : "none"}</td>
+            <td />
+          </tr>
+          <tr>
+            <th>Session</th>
+            <td>signed in {time(data.times.signedInAt)}</td>
+            <td>ends at the latest {time(data.times.expiresAt)}</td>
+          </tr>
+        </tbody>
+      </table>
+
+      <h2>Claims from the ID token</h2>
+      <table>
+        <tbody>
+          {data.claims.map(([name, value]) => (
+            <tr key={name}>
+              <th>{name}</th>
+              <td>
+                <code>{value}</code>
+              </td>
+            </tr>
+          ))}
+          <tr>
+            <th>groups</th>
+            <td>
+              <span data-testid="group-count">{data.groups.length}</span> groups
+              {data.groups.length ? (
+                <ul className="groups">
+                  {data.groups.map((g) => (
+                    <li key={g}>{g}</li>
+                  ))}
+                </ul>
+              ) : null}
+            </td>
+          </tr>
+        </tbody>
+      </table>
+    </>
+  );
+}

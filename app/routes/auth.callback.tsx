@@ -1,0 +1,37 @@
+import { json, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
+import { Link, useLoaderData } from "@remix-run/react";
+import { completeSignIn } from "~/utils/auth.server.ts";
+import { SignInError } from "~/utils/oidc-strategy.server.ts";
+
+export const meta: MetaFunction = () => [{ title: "Sign-in failed · remix-redis-oidc" }];
+
+/** The provider's redirect back: completes sign-in, or shows why it could not, creating no session. */
+export async function loader({ request }: LoaderFunctionArgs) {
+  try {
+    return await completeSignIn(request);
+  } catch (error) {
+    if (error instanceof SignInError) {
+      console.error(`[sign-in] ${error.code}: ${error.cause instanceof Error ? error.cause.message : error.message}`);
+      return json({ code: error.code, message: error.message }, { status: error.status, headers: { "Cache-Control": "no-store" } });
+    }
+    throw error;
+  }
+}
+
+export default function SignInFailed() {
+  const { code, message } = useLoaderData<typeof loader>();
+  return (
+    <>
+      <h1>Sign-in failed</h1>
+      <p className="notice error" role="alert" data-code={code}>
+        {message}
+      </p>
+      <p>No session was created.</p>
+      <p>
+        <Link className="button" to="/login">
+          Try again
+        </Link>
+      </p>
+    </>
+  );
+}

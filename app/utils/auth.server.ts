@@ -1,0 +1,187 @@
+/**
+ * The behaviour of signing in and out: the remix-auth Authenticator with the
+ * OIDC strategy, the session lifecycle around it (a new session id at every
+ * sign-in), the guards used by routes, and logout with RP-initiated logout at
+ * the provider.
+ */
+import { createSession, redirect } from "@remix-run/node";
+import { Authenticator } from "remix-auth";
+import { getEnv } from "./env.server.ts";
+import { buildEndSession, getOidcConfig, ProviderUnavailableError, type EndSession } from "./oidc.server.ts";
+import { OidcStrategy, type FlowStore } from "./oidc-strategy.server.ts";
+import { safeRedirectPath } from "./safe-redirect.ts";
+import {
+  commitSession,
+  destroySession,
+  FLOW_MAX_AGE,
+  getSession,
+  logoutStateCookie,
+  type AppSession,
+  type SessionData,
+} from "./session.server.ts";
+
+/** What a successful callback yields: the data of the new session and where to go. */
+interface SignIn {
+  data: SessionData;
+  returnTo: string;
+}
+
+const MAX_FLOWS_PER_BROWSER = 5;
+
+/** Flows live in the browser's (pre-sign-in) session, so they are bound to this browser. */
+const sessionFlowStore: FlowStore = {
+  async save(request, flow) {
+    const session = await getSession(request);
+    const flows = Object.values(session.get("flows") ?? {})
+      .filter((f) => f.createdAt > flow.createdAt - FLOW_MAX_AGE)
+      .slice(-(MAX_FLOWS_PER_BROWSER - 1));
+    session.set("flows", Object.fromEntries([...flows, flow].map((f) => [f.state, f])));
+    const signedIn = isSignedIn(session);
+    return { "Set-Cookie": await commitSession(session, signedIn ? undefined : { maxAge: FLOW_MAX_AGE }) };
+  },
+  async find(request, state) {
+    const flow = (await getSession(request)).get("flows")?.[state];
+    const fresh = flow && flow.createdAt > Math.floor(Date.now() / 1000) - FLOW_MAX_AGE;
+    return fresh ? flow : undefined;
+  },
+};
+
+declare global {
+  var __rroAuthenticator: Authenticator<SignIn> | undefined;
+}
+
+function authenticator(): Authenticator<SignIn> {
+  if (!globalThis.__rroAuthenticator) {
+    const { oidc } = getEnv();
+    const strategy = new OidcStrategy<SignIn>(
+      { configuration: getOidcConfig, redirectUri: oidc.redirectUri, scopes: oidc.scopes, flows: sessionFlowStore },
+      async ({ tokens, claims, flow }) => {
+        const now = Math.floor(Date.now() / 1000);
+        return {
+          returnTo: flow.returnTo,
+          data: {
+            claims: { ...claims } as SessionData["claims"],
+            idToken: tokens.id_token,
+            accessToken: tokens.access_token,
+            refreshToken: tokens.refresh_token,
+            accessTokenExpiresAt: tokens.expires_in ? now + tokens.expires_in : undefined,
+            idTokenExpiresAt: claims.exp,
+            sid: typeof claims.sid === "string" ? claims.sid : undefined,
+            signedInAt: now,
+            expiresAt: now + getEnv().sessionMaxAge,
+          },
+        };
+      },
+    );
+    globalThis.__rroAuthenticator = new Authenticator<SignIn>().use(strategy, "oidc");
+  }
+  return globalThis.__rroAuthenticator;
+}
+
+export function isSignedIn(session: AppSession): boolean {
+  const expiresAt = session.get("expiresAt");
+  return Boolean(session.get("claims")) && typeof expiresAt === "number" && expiresAt > Date.now() / 1000;
+}
+
+/** The signed-in session of this request, or null. */
+export async function getSignedInSession(request: Request): Promise<AppSession | null> {
+  const session = await getSession(request);
+  return isSignedIn(session) ? session : null;
+}
+
+/** Guard for protected routes: the signed-in session, or a redirect to sign-in that comes back here. */
+export async function requireSignedInSession(request: Request): Promise<AppSession> {
+  const session = await getSignedInSession(request);
+  if (session) return session;
+  const url = new URL(request.url);
+  const returnTo = safeRedirectPath(`${url.pathname}${url.search}`);
+  throw redirect(`/login?${new URLSearchParams({ returnTo })}`);
+}
+
+/** First leg: throws the redirect to the provider (with the flow's Set-Cookie). */
+export async function startSignIn(request: Request): Promise<never> {
+  await authenticator().authenticate("oidc", request);
+  throw new Error("unreachable: the strategy redirects on the first leg");
+}
+
+/**
+ * Callback: on success, the pre-sign-in session is destroyed and a new
+ * session (new id) holds the tokens. Throws SignInError otherwise, having
+ * created nothing.
+ */
+export async function completeSignIn(request: Request): Promise<Response> {
+  const { data, returnTo } = await authenticator().authenticate("oidc", request);
+  const previous = await getSession(request);
+  await destroySession(previous);
+  const session = createSession<SessionData>(data);
+  return redirect(returnTo, {
+    headers: { "Set-Cookie": await commitSession(session), "Cache-Control": "no-store" },
+  });
+}
+
+/**
+ * Logout: reads the stored id_token, works out the provider's end-session URL,
+ * then deletes the Redis record (a failure there is a 503 and changes nothing),
+ * clears the cookie and sends the browser to the provider, or to the
+ * signed-out page saying what could not be done.
+ */
+export async function logout(request: Request): Promise<Response> {
+  const session = await getSession(request);
+  const headers = new Headers({ "Cache-Control": "no-store" });
+  if (!isSignedIn(session)) {
+    if (session.id) headers.append("Set-Cookie", await destroySession(session));
+    return redirect("/?logout=no-session", { headers });
+  }
+
+  let endSession: EndSession | { kind: "provider-unreachable" };
+  try {
+    const config = getEnv().oidc.endSessionUrl ? undefined : await getOidcConfig();
+    endSession = buildEndSession(config, session.get("idToken"));
+  } catch (error) {
+    if (!(error instanceof ProviderUnavailableError)) throw error;
+    console.error(`[logout] ${error.message}`);
+    endSession = { kind: "provider-unreachable" };
+  }
+
+  headers.append("Set-Cookie", await destroySession(session));
+  if (endSession.kind === "unsupported" || endSession.kind === "provider-unreachable") {
+    return redirect(`/?logout=${endSession.kind}`, { headers });
+  }
+  headers.append("Set-Cookie", await logoutStateCookie().serialize(endSession.state));
+  return redirect(endSession.url.href, { headers });
+}
+
+export type SignedOutNotice =
+  | "provider" // the provider came back with our state: its session ended too
+  | "unconfirmed" // we sent the browser to the provider, which came back without a state
+  | "state-mismatch" // a state we did not issue (or whose cookie expired)
+  | "unsupported" // no end_session_endpoint and no OIDC_END_SESSION_URL
+  | "provider-unreachable" // discovery failed, so no end-session URL could be built
+  | "no-session"; // there was nothing to sign out of
+
+const LOCAL_OUTCOMES: readonly string[] = ["unsupported", "provider-unreachable", "no-session"];
+
+/**
+ * What the signed-out page says: the `state` the provider sent back
+ * (RP-Initiated Logout 1.0 §3) checked against the logout cookie, else the
+ * outcome named in `?logout=`. Also returns the Set-Cookie clearing the logout
+ * cookie when there was one.
+ */
+export async function readSignedOutNotice(request: Request): Promise<{ notice: SignedOutNotice | null; setCookie?: string }> {
+  const params = new URL(request.url).searchParams;
+  const cookie = logoutStateCookie();
+  const expected: unknown = await cookie.parse(request.headers.get("Cookie"));
+  const returned = params.get("state");
+  const logout = params.get("logout");
+  if (typeof expected === "string" && expected) {
+    const notice = returned === null ? "unconfirmed" : returned === expected ? "provider" : "state-mismatch";
+    return { notice, setCookie: await cookie.serialize("", { maxAge: 0 }) };
+  }
+  if (returned !== null) return { notice: "state-mismatch" };
+  return { notice: logout && LOCAL_OUTCOMES.includes(logout) ? (logout as SignedOutNotice) : null };
+}
+
+/** Where a GET of /login goes when the person is already signed in. */
+export function returnPath(request: Request) {
+  return safeRedirectPath(new URL(request.url).searchParams.get("returnTo"));
+}

@@ -1,0 +1,214 @@
+/**
+ * Configuration: every environment variable the app reads, validated once
+ * with one schema. Nothing else in the app reads `process.env`.
+ *
+ * `parseEnv()` is pure (unit-tested); `getEnv()` parses `process.env` once per
+ * process and throws an `EnvError` whose message says what to set.
+ */
+import { z } from "zod";
+
+const DEV_ISSUER_PORT = 4000;
+const DEV_REDIS_URL = "redis://127.0.0.1:6380";
+const DEV_CLIENT_ID = "remix-redis-oidc";
+const DEV_CLIENT_SECRET = "dev-client-secret-change-me";
+
+export class EnvError extends Error {
+  readonly code = "invalid_configuration";
+  constructor(readonly problems: string[]) {
+    super(
+      `Invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}\n` +
+        "See .env.example and the Configuration table in README.md.",
+    );
+    this.name = "EnvError";
+  }
+}
+
+const seconds = (fallback: number) =>
+  z.coerce.number().int().positive().default(fallback);
+
+const optionalUrl = z
+  .string()
+  .trim()
+  .optional()
+  .transform((v) => (v ? v : undefined))
+  .pipe(z.string().url().optional());
+
+const schema = z.object({
+  NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  APP_URL: optionalUrl,
+  SESSION_SECRET: z.string().optional(),
+  SESSION_MAX_AGE: seconds(8 * 60 * 60),
+  SESSION_IDLE_TIMEOUT: seconds(30 * 60),
+  REDIS_URL: optionalUrl,
+  REDIS_KEY_PREFIX: z.string().min(1).default("rro:"),
+  OIDC_ISSUER: optionalUrl,
+  OIDC_ALLOW_INSECURE_ISSUER: z
+    .enum(["true", "false", "1", "0", ""])
+    .default("false")
+    .transform((v) => v === "true" || v === "1"),
+  OIDC_CLIENT_ID: z.string().optional(),
+  OIDC_CLIENT_SECRET: z.string().optional(),
+  OIDC_TOKEN_AUTH_METHOD: z
+    .enum(["client_secret_basic", "client_secret_post", ""])
+    .optional()
+    .transform((v) => (v ? v : undefined)),
+  OIDC_SCOPES: z.string().default("openid profile email"),
+  OIDC_REDIRECT_URI: optionalUrl,
+  OIDC_POST_LOGOUT_REDIRECT_URI: optionalUrl,
+  OIDC_END_SESSION_URL: optionalUrl,
+  DEV_OIDC_PORT: z.coerce.number().int().min(0).max(65535).default(DEV_ISSUER_PORT),
+});
+
+export type TokenAuthMethod = "client_secret_basic" | "client_secret_post";
+
+export interface Env {
+  isProduction: boolean;
+  port: number;
+  appUrl: URL;
+  /** First signs, all verify. */
+  sessionSecrets: string[];
+  /** True when no SESSION_SECRET was given and one was generated (development only). */
+  sessionSecretGenerated: boolean;
+  sessionMaxAge: number;
+  sessionIdleTimeout: number;
+  redisUrl: string;
+  /** True when REDIS_URL was not given: development starts the local Redis from redis/. */
+  useLocalRedis: boolean;
+  redisKeyPrefix: string;
+  oidc: {
+    issuer: URL;
+    /** True when OIDC_ISSUER was not given: development starts the embedded provider. */
+    useDevProvider: boolean;
+    devProviderPort: number;
+    allowInsecureIssuer: boolean;
+    clientId: string;
+    clientSecret: string;
+    tokenAuthMethod: TokenAuthMethod | undefined;
+    scopes: string;
+    redirectUri: URL;
+    postLogoutRedirectUri: URL;
+    endSessionUrl: URL | undefined;
+  };
+}
+
+const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]", "::1"]);
+
+export function isLoopbackHost(hostname: string) {
+  return LOOPBACK_HOSTS.has(hostname) || hostname.endsWith(".localhost");
+}
+
+/** Validates an environment (a plain record) and derives the defaults. */
+export function parseEnv(
+  source: Record<string, string | undefined>,
+  generateSecret: () => string = randomSecret,
+): Env {
+  const parsed = schema.safeParse(source);
+  if (!parsed.success) {
+    throw new EnvError(
+      parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`),
+    );
+  }
+  const v = parsed.data;
+  const isProduction = v.NODE_ENV === "production";
+  const problems: string[] = [];
+  const require = (name: string, value: string | undefined, hint: string) => {
+    if (!value) problems.push(`${name} is required when NODE_ENV=production: ${hint}`);
+    return value ?? "";
+  };
+
+  if (isProduction) {
+    require("APP_URL", v.APP_URL, "the public URL of the app, e.g. https://app.example.com");
+    require("REDIS_URL", v.REDIS_URL, "e.g. redis://:password@redis.internal:6379/0");
+    require(
+      "OIDC_ISSUER",
+      v.OIDC_ISSUER,
+      "the issuer URL of your OpenID provider, e.g. https://keycloak.example.com/realms/myrealm " +
+        "(the development provider never starts in production)",
+    );
+    require("OIDC_CLIENT_ID", v.OIDC_CLIENT_ID, "the client id registered with your provider");
+    require("OIDC_CLIENT_SECRET", v.OIDC_CLIENT_SECRET, "the client secret registered with your provider");
+    require("SESSION_SECRET", v.SESSION_SECRET, "a random string of at least 32 characters (openssl rand -hex 32)");
+  }
+
+  const sessionSecrets = (v.SESSION_SECRET ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const sessionSecretGenerated = sessionSecrets.length === 0 && !isProduction;
+  if (sessionSecretGenerated) sessionSecrets.push(generateSecret());
+  for (const [i, s] of sessionSecrets.entries()) {
+    if (s.length < 32) {
+      problems.push(`SESSION_SECRET: secret #${i + 1} is ${s.length} characters; use at least 32 (openssl rand -hex 32)`);
+    }
+  }
+
+  const appUrl = new URL(v.APP_URL ?? `http://localhost:${v.PORT}`);
+  if (isProduction && appUrl.protocol !== "https:" && !isLoopbackHost(appUrl.hostname)) {
+    problems.push(`APP_URL: ${appUrl.origin} must be https in production (session cookies are Secure only over https)`);
+  }
+
+  const useDevProvider = !v.OIDC_ISSUER && !isProduction;
+  const issuer = new URL(v.OIDC_ISSUER ?? `http://127.0.0.1:${v.DEV_OIDC_PORT}`);
+  if (
+    issuer.protocol !== "https:" &&
+    !(issuer.protocol === "http:" && (isLoopbackHost(issuer.hostname) || v.OIDC_ALLOW_INSECURE_ISSUER))
+  ) {
+    problems.push(
+      `OIDC_ISSUER: ${issuer.href} must be https (http is accepted only on localhost, 127.0.0.1 or ::1, ` +
+        "or with OIDC_ALLOW_INSECURE_ISSUER=true)",
+    );
+  }
+
+  const scopes = v.OIDC_SCOPES.split(/\s+/).filter(Boolean);
+  if (!scopes.includes("openid")) {
+    problems.push(`OIDC_SCOPES: "${v.OIDC_SCOPES}" must include "openid"`);
+  }
+
+  if (problems.length) throw new EnvError(problems);
+
+  return {
+    isProduction,
+    port: v.PORT,
+    appUrl,
+    sessionSecrets,
+    sessionSecretGenerated,
+    sessionMaxAge: v.SESSION_MAX_AGE,
+    sessionIdleTimeout: Math.min(v.SESSION_IDLE_TIMEOUT, v.SESSION_MAX_AGE),
+    redisUrl: v.REDIS_URL ?? DEV_REDIS_URL,
+    useLocalRedis: !v.REDIS_URL,
+    redisKeyPrefix: v.REDIS_KEY_PREFIX,
+    oidc: {
+      issuer,
+      useDevProvider,
+      devProviderPort: v.DEV_OIDC_PORT,
+      allowInsecureIssuer: issuer.protocol === "http:",
+      clientId: v.OIDC_CLIENT_ID ?? DEV_CLIENT_ID,
+      clientSecret: v.OIDC_CLIENT_SECRET ?? DEV_CLIENT_SECRET,
+      tokenAuthMethod: v.OIDC_TOKEN_AUTH_METHOD,
+      scopes: scopes.join(" "),
+      redirectUri: new URL(v.OIDC_REDIRECT_URI ?? new URL("/auth/callback", appUrl).href),
+      postLogoutRedirectUri: new URL(v.OIDC_POST_LOGOUT_REDIRECT_URI ?? new URL("/", appUrl).href),
+      endSessionUrl: v.OIDC_END_SESSION_URL ? new URL(v.OIDC_END_SESSION_URL) : undefined,
+    },
+  };
+}
+
+function randomSecret() {
+  return crypto.getRandomValues(new Uint8Array(32)).reduce((s, b) => s + b.toString(16).padStart(2, "0"), "");
+}
+
+let cached: Env | undefined;
+
+/**
+ * The validated configuration of this process. The first call validates; a
+ * generated development secret is written back to `process.env` so that the
+ * server entry and the Remix bundle (two module graphs) agree on it.
+ */
+export function getEnv(): Env {
+  if (!cached) {
+    cached = parseEnv(process.env);
+    if (cached.sessionSecretGenerated) process.env.SESSION_SECRET = cached.sessionSecrets[0];
+  }
+  return cached;
+}

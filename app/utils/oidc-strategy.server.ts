@@ -1,0 +1,163 @@
+/**
+ * A remix-auth strategy for OpenID Connect over openid-client: authorization
+ * code flow with PKCE (S256), `state` and `nonce` (OpenID Connect Core 1.0
+ * §3.1). Why not an extension of remix-auth-oauth2: docs/decisions/002-oidc-strategy.md.
+ *
+ * First leg (no `code`/`error`/`state` in the URL): keep a new flow (state,
+ * nonce, code verifier, return path) in the FlowStore and throw a redirect to
+ * the provider. Callback: find this browser's flow by `state`, then let
+ * openid-client check the response (state, RFC 9207 `iss`, provider errors),
+ * exchange the code and validate the ID token (signature, iss, aud, exp, iat,
+ * nonce) before `verify` sees anything.
+ */
+import * as client from "openid-client";
+import { redirect } from "@remix-run/node";
+import { Strategy } from "remix-auth/strategy";
+import type { OidcFlow } from "./session.server.ts";
+import { ProviderUnavailableError } from "./oidc.server.ts";
+import { safeRedirectPath } from "./safe-redirect.ts";
+
+export type SignInErrorCode =
+  | "missing_state"
+  | "unknown_state"
+  | "provider_error"
+  | "missing_code"
+  | "token_exchange_failed"
+  | "invalid_response"
+  | "provider_unavailable";
+
+/** A sign-in that cannot complete; `message` is safe to show to the person. */
+export class SignInError extends Error {
+  constructor(
+    readonly code: SignInErrorCode,
+    message: string,
+    readonly status: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = "SignInError";
+  }
+}
+
+export interface FlowStore {
+  /** Keeps a new flow; returns headers (a Set-Cookie) to send with the redirect to the provider. */
+  save(request: Request, flow: OidcFlow): Promise<HeadersInit>;
+  /** The flow this browser started with that `state`, if any. */
+  find(request: Request, state: string): Promise<OidcFlow | undefined>;
+}
+
+export interface OidcStrategyOptions {
+  configuration: () => Promise<client.Configuration>;
+  redirectUri: URL;
+  scopes: string;
+  flows: FlowStore;
+}
+
+export interface OidcVerifyParams {
+  request: Request;
+  tokens: client.TokenEndpointResponse & client.TokenEndpointResponseHelpers;
+  claims: client.IDToken;
+  flow: OidcFlow;
+}
+
+export class OidcStrategy<User> extends Strategy<User, OidcVerifyParams> {
+  name = "oidc";
+
+  constructor(
+    private readonly options: OidcStrategyOptions,
+    verify: Strategy.VerifyFunction<User, OidcVerifyParams>,
+  ) {
+    super(verify);
+  }
+
+  async authenticate(request: Request): Promise<User> {
+    const url = new URL(request.url);
+    const isCallback = ["code", "state", "error"].some((name) => url.searchParams.has(name));
+    if (!isCallback) throw await this.startSignIn(request, url);
+    return this.completeSignIn(request, url);
+  }
+
+  private async startSignIn(request: Request, url: URL): Promise<Response> {
+    const config = await this.configuration();
+    const codeVerifier = client.randomPKCECodeVerifier();
+    const flow: OidcFlow = {
+      state: client.randomState(),
+      nonce: client.randomNonce(),
+      codeVerifier,
+      returnTo: safeRedirectPath(url.searchParams.get("returnTo")),
+      createdAt: Math.floor(Date.now() / 1000),
+    };
+    const authorizationUrl = client.buildAuthorizationUrl(config, {
+      redirect_uri: this.options.redirectUri.href,
+      scope: this.options.scopes,
+      state: flow.state,
+      nonce: flow.nonce,
+      code_challenge: await client.calculatePKCECodeChallenge(codeVerifier),
+      code_challenge_method: "S256",
+    });
+    const headers = await this.options.flows.save(request, flow);
+    return redirect(authorizationUrl.href, { headers });
+  }
+
+  private async completeSignIn(request: Request, url: URL): Promise<User> {
+    const state = url.searchParams.get("state");
+    if (!state) {
+      throw new SignInError("missing_state", "The provider sent you back without the state this app gave it, so the response cannot be trusted.", 400);
+    }
+    const flow = await this.options.flows.find(request, state);
+    if (!flow) {
+      throw new SignInError(
+        "unknown_state",
+        "This sign-in response does not match a sign-in started in this browser. It may have expired, been used already, or not come from this app.",
+        400,
+      );
+    }
+    const config = await this.configuration();
+    // The registered redirect URI with the response's parameters: never trust the Host header for it.
+    const currentUrl = new URL(this.options.redirectUri);
+    currentUrl.search = url.search;
+    let tokens: OidcVerifyParams["tokens"];
+    try {
+      tokens = await client.authorizationCodeGrant(config, currentUrl, {
+        pkceCodeVerifier: flow.codeVerifier,
+        expectedState: flow.state,
+        expectedNonce: flow.nonce,
+        idTokenExpected: true,
+      });
+    } catch (error) {
+      throw toSignInError(error);
+    }
+    const claims = tokens.claims();
+    if (!claims) throw new SignInError("invalid_response", "The provider returned no ID token.", 502);
+    return this.verify({ request, tokens, claims, flow });
+  }
+
+  private async configuration() {
+    try {
+      return await this.options.configuration();
+    } catch (error) {
+      throw toSignInError(error);
+    }
+  }
+}
+
+function toSignInError(error: unknown): SignInError {
+  if (error instanceof SignInError) return error;
+  if (error instanceof ProviderUnavailableError) {
+    return new SignInError("provider_unavailable", "The sign-in provider cannot be reached right now. Please try again in a minute.", 503, { cause: error });
+  }
+  if (error instanceof client.AuthorizationResponseError) {
+    const description = error.error_description ? `: ${error.error_description}` : "";
+    return new SignInError("provider_error", `The provider refused the sign-in (${error.error}${description}).`, 400, { cause: error });
+  }
+  if (error instanceof client.ResponseBodyError) {
+    const hint = error.error === "invalid_grant" ? " The sign-in code was already used or has expired." : "";
+    return new SignInError("token_exchange_failed", `The provider rejected the code exchange (${error.error}).${hint}`, 400, { cause: error });
+  }
+  if (error instanceof client.ClientError) {
+    // openid-client's message is generic; the oauth4webapi error it wraps names the claim or check.
+    const detail = error.cause instanceof Error ? error.cause.message : error.message;
+    return new SignInError("invalid_response", `The provider's response failed validation: ${detail}.`, 400, { cause: error });
+  }
+  return new SignInError("provider_unavailable", "The sign-in provider cannot be reached right now. Please try again in a minute.", 503, { cause: error });
+}

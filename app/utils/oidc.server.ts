@@ -1,0 +1,101 @@
+/**
+ * Where the provider is configured: the openid-client Configuration built from
+ * the provider's discovery document, fetched once per process and cached (a
+ * failed fetch is retried on the next use, at most every few seconds), and the
+ * end-session URL for RP-initiated logout.
+ */
+import * as client from "openid-client";
+import { getEnv, type TokenAuthMethod } from "./env.server.ts";
+
+export class ProviderUnavailableError extends Error {
+  readonly code = "provider_unavailable";
+  constructor(issuer: URL, cause: unknown) {
+    const reason = cause instanceof Error ? (cause.cause instanceof Error ? cause.cause.message : cause.message) : String(cause);
+    super(`The OpenID provider at ${issuer.href} could not be reached or answered badly: ${reason}`, { cause });
+    this.name = "ProviderUnavailableError";
+  }
+}
+
+/**
+ * `OIDC_TOKEN_AUTH_METHOD` if set; otherwise the first of basic/post that the
+ * discovery document lists (basic when it lists none: the spec's default).
+ */
+export function chooseTokenAuthMethod(configured: TokenAuthMethod | undefined, supported: unknown): TokenAuthMethod {
+  if (configured) return configured;
+  const list = Array.isArray(supported) ? supported : [];
+  if (list.length === 0 || list.includes("client_secret_basic")) return "client_secret_basic";
+  if (list.includes("client_secret_post")) return "client_secret_post";
+  return "client_secret_basic";
+}
+
+const RETRY_AFTER_FAILURE_MS = 5_000;
+
+declare global {
+  var __rroOidc: { config?: Promise<client.Configuration>; failedAt?: number; failure?: ProviderUnavailableError } | undefined;
+}
+
+async function discover(): Promise<client.Configuration> {
+  const { oidc } = getEnv();
+  const insecure = oidc.allowInsecureIssuer ? [client.allowInsecureRequests] : [];
+  let discovered: client.Configuration;
+  try {
+    discovered = await client.discovery(oidc.issuer, oidc.clientId, undefined, undefined, {
+      execute: insecure,
+      timeout: 5,
+    });
+  } catch (error) {
+    throw new ProviderUnavailableError(oidc.issuer, error);
+  }
+  const metadata = discovered.serverMetadata();
+  const method = chooseTokenAuthMethod(oidc.tokenAuthMethod, metadata.token_endpoint_auth_methods_supported);
+  const auth = method === "client_secret_post" ? client.ClientSecretPost(oidc.clientSecret) : client.ClientSecretBasic(oidc.clientSecret);
+  const config = new client.Configuration(metadata, oidc.clientId, { client_secret: oidc.clientSecret }, auth);
+  client.enableNonRepudiationChecks(config); // verify ID token signatures against the provider's JWKS
+  if (oidc.allowInsecureIssuer) client.allowInsecureRequests(config);
+  config.timeout = 10;
+  return config;
+}
+
+/** The provider configuration, discovered once per process. Throws ProviderUnavailableError. */
+export function getOidcConfig(): Promise<client.Configuration> {
+  const state = (globalThis.__rroOidc ??= {});
+  if (state.config) return state.config;
+  if (state.failure && state.failedAt && Date.now() - state.failedAt < RETRY_AFTER_FAILURE_MS) {
+    return Promise.reject(state.failure);
+  }
+  state.config = discover().catch((error: ProviderUnavailableError) => {
+    state.config = undefined;
+    state.failure = error;
+    state.failedAt = Date.now();
+    throw error;
+  });
+  return state.config;
+}
+
+export type EndSession =
+  | { kind: "provider" | "override"; url: URL; state: string }
+  | { kind: "unsupported" };
+
+/**
+ * Where to send the browser to end the provider's session: the
+ * OIDC_END_SESSION_URL override, else the discovery document's
+ * `end_session_endpoint` (OpenID Connect RP-Initiated Logout 1.0 §2), with
+ * `id_token_hint`, `post_logout_redirect_uri`, `client_id` and a fresh `state`.
+ */
+export function buildEndSession(config: client.Configuration | undefined, idToken: string | undefined): EndSession {
+  const { oidc } = getEnv();
+  const state = client.randomState();
+  const params: Record<string, string> = {
+    post_logout_redirect_uri: oidc.postLogoutRedirectUri.href,
+    client_id: oidc.clientId,
+    state,
+  };
+  if (idToken) params.id_token_hint = idToken;
+  if (oidc.endSessionUrl) {
+    const url = new URL(oidc.endSessionUrl);
+    for (const [name, value] of Object.entries(params)) url.searchParams.set(name, value);
+    return { kind: "override", url, state };
+  }
+  if (!config?.serverMetadata().end_session_endpoint) return { kind: "unsupported" };
+  return { kind: "provider", url: client.buildEndSessionUrl(config, params), state };
+}

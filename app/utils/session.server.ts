@@ -1,0 +1,128 @@
+/**
+ * Where the session is stored: the session cookie and the Redis session
+ * storage, plus `getSession`/`commitSession`/`destroySession` that map a Redis
+ * outage to a 503 response and never reuse an id whose record is gone.
+ */
+import { createCookie, createSession, json, type Session, type SessionStorage } from "@remix-run/node";
+import { getEnv } from "./env.server.ts";
+import { createRedisSessionStorage } from "./redis-session-storage.server.ts";
+import { RedisUnavailableError, withRedis } from "./redis.server.ts";
+
+/** One sign-in in progress (one per browser tab), kept until the callback. */
+export interface OidcFlow {
+  state: string;
+  nonce: string;
+  codeVerifier: string;
+  /** Local path to go back to after sign-in. */
+  returnTo: string;
+  createdAt: number;
+}
+
+export interface SessionData {
+  /** The ID token's claims (sub, name, email, groups, sid, …). */
+  claims?: Record<string, unknown> & { sub: string };
+  idToken?: string;
+  accessToken?: string;
+  refreshToken?: string;
+  /** Epoch seconds. */
+  accessTokenExpiresAt?: number;
+  idTokenExpiresAt?: number;
+  /** The provider's session id (`sid` claim) when it sends one. */
+  sid?: string;
+  /** Epoch seconds: sign-in time and the absolute end of this session (SESSION_MAX_AGE). */
+  signedInAt?: number;
+  expiresAt?: number;
+  /** Sign-ins in progress, by `state`. Only in pre-sign-in sessions, which live 10 minutes. */
+  flows?: Record<string, OidcFlow>;
+}
+
+export type AppSession = Session<SessionData>;
+
+/** How long a pre-sign-in session (one holding only flows) lives, in seconds. */
+export const FLOW_MAX_AGE = 10 * 60;
+
+function cookieName(base: string) {
+  // `__Host-` pins the cookie to this host, https and path "/" (it requires Secure).
+  return getEnv().appUrl.protocol === "https:" ? `__Host-${base}` : base;
+}
+
+function cookieOptions() {
+  const env = getEnv();
+  return {
+    httpOnly: true,
+    sameSite: "lax" as const,
+    secure: env.appUrl.protocol === "https:",
+    path: "/",
+    secrets: env.sessionSecrets,
+  };
+}
+
+declare global {
+  var __rroSessionStorage: SessionStorage<SessionData> | undefined;
+}
+
+function sessionStorage(): SessionStorage<SessionData> {
+  if (!globalThis.__rroSessionStorage) {
+    const env = getEnv();
+    globalThis.__rroSessionStorage = createRedisSessionStorage<SessionData>({
+      cookie: createCookie(cookieName("rro_sid"), { ...cookieOptions(), maxAge: env.sessionMaxAge }),
+      redis: withRedis,
+      prefix: env.redisKeyPrefix,
+      idleTimeout: env.sessionIdleTimeout,
+    });
+  }
+  return globalThis.__rroSessionStorage;
+}
+
+/** Short-lived cookie holding the `state` of an RP-initiated logout until the provider sends the browser back. */
+export function logoutStateCookie() {
+  return createCookie(cookieName("rro_logout"), { ...cookieOptions(), maxAge: FLOW_MAX_AGE });
+}
+
+function unavailable(error: RedisUnavailableError): Response {
+  console.error(`[session] ${error.message}`);
+  return json(
+    {
+      code: error.code,
+      message: "The session store is unreachable right now. Nothing was changed; please try again in a moment.",
+    },
+    { status: 503, headers: { "Retry-After": "5", "Cache-Control": "no-store" } },
+  );
+}
+
+async function mapErrors<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof RedisUnavailableError) throw unavailable(error);
+    throw error;
+  }
+}
+
+/**
+ * The session of this request. A missing, unsigned, tampered or malformed
+ * cookie, or one whose record no longer exists, gives a new empty session:
+ * an id is never reused once its record is gone.
+ */
+export async function getSession(request: Request): Promise<AppSession> {
+  const header = request.headers.get("Cookie");
+  let session: AppSession;
+  try {
+    session = await sessionStorage().getSession(header);
+  } catch (error) {
+    if (error instanceof RedisUnavailableError) throw unavailable(error);
+    return createSession<SessionData>(); // undecodable cookie: no session
+  }
+  if (typeof session.id !== "string" || Object.keys(session.data).length === 0) {
+    return createSession<SessionData>();
+  }
+  return session;
+}
+
+export function commitSession(session: AppSession, options?: { maxAge?: number }): Promise<string> {
+  return mapErrors(() => sessionStorage().commitSession(session, options));
+}
+
+export function destroySession(session: AppSession): Promise<string> {
+  return mapErrors(() => sessionStorage().destroySession(session));
+}

@@ -1,0 +1,126 @@
+/**
+ * Public API of the embedded development OpenID provider: `startDevProvider`
+ * starts an oidc-provider based OpenID Connect provider on 127.0.0.1 (never on
+ * all interfaces) with one registered confidential client, our own login and
+ * logout pages, and demo users (see accounts.ts).
+ *
+ * Because oidc-provider needs its issuer at construction time and the port may
+ * be 0 (pick a free one), the HTTP server listens first, then the Provider is
+ * built with issuer `http://127.0.0.1:<port>` and the Express app is attached
+ * as the request handler.
+ */
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import express from "express";
+import { interactionRouter } from "./interactions.ts";
+import { createProvider } from "./provider.ts";
+import { errorPage } from "./views.ts";
+
+export interface DevProviderOptions {
+  /** TCP port on 127.0.0.1; 0 picks a free one. */
+  port: number;
+  client: {
+    clientId: string;
+    clientSecret: string;
+    redirectUris: string[];
+    postLogoutRedirectUris: string[];
+    tokenEndpointAuthMethod?: "client_secret_basic" | "client_secret_post"; // default client_secret_basic
+  };
+  /** Where to print the provider's own log lines; default console.log. */
+  log?: (line: string) => void;
+}
+
+export interface DevProvider {
+  /** e.g. "http://127.0.0.1:4000" — no trailing slash; equal to the issuer in the discovery document. */
+  issuer: string;
+  close(): Promise<void>;
+}
+
+export { DEMO_USERS } from "./accounts.ts"; // [{ username, password, name, groupCount }] for README / tests
+
+const HOST = "127.0.0.1";
+
+function listen(server: http.Server, port: number): Promise<AddressInfo> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error) => reject(err);
+    server.once("error", onError);
+    server.listen(port, HOST, () => {
+      server.off("error", onError);
+      const address = server.address();
+      if (address === null || typeof address === "string") {
+        reject(new Error("dev OpenID provider: unexpected server address"));
+        return;
+      }
+      resolve(address);
+    });
+  });
+}
+
+function closeServer(server: http.Server): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.close((err) => {
+      // Closing twice is not an error for our callers.
+      if (err && (err as NodeJS.ErrnoException).code !== "ERR_SERVER_NOT_RUNNING") reject(err);
+      else resolve();
+    });
+    server.closeAllConnections();
+  });
+}
+
+export async function startDevProvider(options: DevProviderOptions): Promise<DevProvider> {
+  const log = options.log ?? ((line: string) => console.log(line));
+
+  if (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535) {
+    throw new RangeError(`dev OpenID provider: invalid port ${String(options.port)}`);
+  }
+
+  // Until the provider exists (between listen and construction), answer 503.
+  let handler: http.RequestListener | undefined;
+  const server = http.createServer((req, res) => {
+    if (handler) {
+      handler(req, res);
+      return;
+    }
+    res.statusCode = 503;
+    res.setHeader("Retry-After", "1");
+    res.end();
+  });
+
+  const address = await listen(server, options.port);
+  const issuer = `http://${HOST}:${address.port}`;
+
+  try {
+    const provider = createProvider({ issuer, client: options.client, log });
+
+    const app = express();
+    app.disable("x-powered-by");
+    app.use(interactionRouter(provider, log));
+    app.use(provider.callback());
+    // Last resort (the routes above handle their own errors): never show a stack trace.
+    app.use((err: unknown, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+      log(`[dev-oidc] unhandled error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      if (res.headersSent) {
+        res.end();
+        return;
+      }
+      res
+        .status(500)
+        .type("html")
+        .send(errorPage({ title: "Error", message: "Something went wrong in the development OpenID provider." }));
+    });
+
+    handler = app;
+  } catch (err) {
+    await closeServer(server);
+    throw err;
+  }
+
+  let closing: Promise<void> | undefined;
+  return {
+    issuer,
+    close() {
+      closing ??= closeServer(server);
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,217 @@
+/**
+ * Builds the `oidc-provider` Provider of the embedded development OpenID
+ * provider: one registered confidential client, a fresh RS256 signing key per
+ * start, our own login/logout pages, no consent screen for the first-party
+ * client, refresh tokens without `offline_access`, PKCE (S256) always required,
+ * and ID tokens that carry the profile/email claims and `groups` (like Keycloak
+ * or Entra ID do, which makes them large).
+ *
+ * Storage is oidc-provider's default in-memory adapter: a restart forgets all
+ * provider sessions, grants and tokens (users simply sign in again). It prints
+ * a "development-only in-memory adapter" warning at start, which is accurate.
+ */
+import { generateKeyPairSync, randomBytes, randomUUID } from "node:crypto";
+import Provider, { errors } from "oidc-provider";
+import type {
+  Configuration,
+  ErrorOut,
+  Grant,
+  JWK,
+  KoaContextWithOIDC,
+} from "oidc-provider";
+import { findAccount } from "./accounts.ts";
+import { errorPage, logoutPage, postLogoutSuccessPage } from "./views.ts";
+
+export interface DevClientConfig {
+  clientId: string;
+  clientSecret: string;
+  redirectUris: string[];
+  postLogoutRedirectUris: string[];
+  tokenEndpointAuthMethod?: "client_secret_basic" | "client_secret_post";
+}
+
+export interface CreateProviderOptions {
+  /** e.g. "http://127.0.0.1:4000", no trailing slash. */
+  issuer: string;
+  client: DevClientConfig;
+  log: (line: string) => void;
+}
+
+/** A fresh RSA-2048 private signing JWK (RS256). Tokens do not survive a restart. */
+function generateSigningKey(): JWK {
+  const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+  const jwk = privateKey.export({ format: "jwk" });
+  return {
+    ...(jwk as JWK),
+    kid: `dev-${randomUUID()}`,
+    use: "sig",
+    alg: "RS256",
+  };
+}
+
+/**
+ * Skips the consent screen for our first-party client: reuse the session's
+ * grant for the client (or create one) and make sure it covers every OIDC scope
+ * and claim of the current request, so interactions only ever prompt for `login`.
+ * Based on the "skipping consent" recipe of oidc-provider's documentation.
+ */
+async function loadExistingGrant(ctx: KoaContextWithOIDC): Promise<Grant | undefined> {
+  const { oidc } = ctx;
+  const client = oidc.client;
+  const account = oidc.account;
+  const session = oidc.session;
+  if (!client || !account || !session) return undefined;
+
+  const grantId = oidc.result?.consent?.grantId ?? session.grantIdFor(client.clientId);
+  let grant = grantId ? await oidc.provider.Grant.find(grantId) : undefined;
+  if (grant && (grant.accountId !== account.accountId || grant.clientId !== client.clientId)) {
+    grant = undefined; // belongs to someone else (e.g. a different user signed in): start fresh
+  }
+
+  let changed = false;
+  if (!grant) {
+    grant = new oidc.provider.Grant({ accountId: account.accountId, clientId: client.clientId });
+    changed = true;
+  }
+
+  const granted = new Set(grant.getOIDCScopeEncountered().split(" "));
+  const missingScopes = [...oidc.requestParamOIDCScopes].filter((s) => !granted.has(s));
+  if (missingScopes.length > 0) {
+    grant.addOIDCScope(missingScopes);
+    changed = true;
+  }
+
+  const grantedClaims = new Set(grant.getOIDCClaimsEncountered());
+  const missingClaims = [...oidc.requestParamClaims].filter((c) => !grantedClaims.has(c));
+  if (missingClaims.length > 0) {
+    grant.addOIDCClaims(missingClaims);
+    changed = true;
+  }
+
+  if (changed) await grant.save();
+  return grant;
+}
+
+function renderError(ctx: KoaContextWithOIDC, out: ErrorOut): void {
+  ctx.type = "html";
+  ctx.body = errorPage({
+    title: "Sign-in error",
+    message:
+      out.error === "server_error"
+        ? "Something went wrong in the development OpenID provider. Check its log output."
+        : (out.error_description ?? out.error),
+    detail: out.error === "server_error" ? undefined : `Error code: ${out.error}`,
+  });
+}
+
+const ERROR_EVENTS = [
+  "authorization.error",
+  "grant.error",
+  "end_session.error",
+  "end_session_confirm.error",
+  "end_session_success.error",
+  "userinfo.error",
+  "introspection.error",
+  "revocation.error",
+  "discovery.error",
+  "jwks.error",
+  "pushed_authorization_request.error",
+] as const;
+
+export function createProvider({ issuer, client, log }: CreateProviderOptions): Provider {
+  const configuration: Configuration = {
+    clients: [
+      {
+        client_id: client.clientId,
+        client_secret: client.clientSecret,
+        client_name: "remix-redis-oidc (dev)",
+        grant_types: ["authorization_code", "refresh_token"],
+        response_types: ["code"],
+        redirect_uris: client.redirectUris,
+        post_logout_redirect_uris: client.postLogoutRedirectUris,
+        token_endpoint_auth_method: client.tokenEndpointAuthMethod ?? "client_secret_basic",
+      },
+    ],
+    jwks: { keys: [generateSigningKey()] },
+    cookies: {
+      keys: [randomBytes(32).toString("base64url")],
+    },
+    claims: {
+      openid: ["sub"],
+      profile: ["name", "given_name", "family_name", "preferred_username", "groups"],
+      email: ["email", "email_verified"],
+    },
+    // Put the scope-granted claims (incl. `groups`) into the ID token itself,
+    // like Keycloak and Entra ID do.
+    conformIdTokenClaims: false,
+    features: {
+      devInteractions: { enabled: false },
+      rpInitiatedLogout: {
+        enabled: true,
+        logoutSource(ctx, form) {
+          ctx.type = "html";
+          ctx.body = logoutPage({
+            form,
+            host: ctx.host,
+            clientName: ctx.oidc.client?.clientName ?? ctx.oidc.client?.clientId,
+          });
+        },
+        postLogoutSuccessSource(ctx) {
+          ctx.type = "html";
+          ctx.body = postLogoutSuccessPage({
+            clientName: ctx.oidc.client?.clientName ?? ctx.oidc.client?.clientId,
+          });
+        },
+      },
+      // Only the client a token was issued to may revoke or introspect it
+      // (explicit policies instead of the defaults, which print a notice).
+      revocation: {
+        enabled: true,
+        allowedPolicy: (_ctx, c, token) => token.clientId === c.clientId,
+      },
+      introspection: {
+        enabled: true,
+        allowedPolicy: (_ctx, c, token) => token.clientId === c.clientId,
+      },
+    },
+    loadExistingGrant,
+    // Always issue a refresh token to a client allowed to use them, without
+    // requiring the `offline_access` scope. (They still expire with the
+    // provider session, since no `offline_access` was granted.)
+    issueRefreshToken: (_ctx, c) => c.grantTypeAllowed("refresh_token"),
+    pkce: { required: () => true },
+    findAccount,
+    renderError,
+    clientBasedCORS: () => false,
+    interactions: {
+      url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
+    },
+    ttl: {
+      AccessToken: 600,
+      IdToken: 600,
+      Interaction: 600,
+      Session: 86400,
+      Grant: 86400,
+      RefreshToken: 86400,
+    },
+  };
+
+  const provider = new Provider(issuer, configuration);
+
+  provider.on("server_error", (ctx: KoaContextWithOIDC, err: Error) => {
+    log(`[dev-oidc] server_error on ${ctx.method} ${ctx.path}: ${err.stack ?? String(err)}`);
+  });
+  // (The typings only accept one literal event name per `on` call.)
+  const emitter = provider as unknown as NodeJS.EventEmitter;
+  for (const event of ERROR_EVENTS) {
+    emitter.on(event, (ctx: KoaContextWithOIDC, err: unknown) => {
+      const e = err instanceof errors.OIDCProviderError ? err : undefined;
+      const what = e ? `${e.error}${e.error_description ? ` (${e.error_description})` : ""}` : String(err);
+      log(`[dev-oidc] ${event} on ${ctx.method} ${ctx.path}: ${what}`);
+    });
+  }
+
+  return provider;
+}
+
+export type { Provider };

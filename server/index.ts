@@ -1,0 +1,131 @@
+/**
+ * The HTTP entry (after Remix's Express template): Vite in middleware mode in
+ * development, the built bundle in production, then Remix for every request.
+ * In development it also brings up what is missing: the local Redis from
+ * redis/ (no REDIS_URL) and the embedded OpenID provider (no OIDC_ISSUER).
+ * No business logic here.
+ */
+import { existsSync } from "node:fs";
+import http from "node:http";
+import path from "node:path";
+import { createRequestHandler } from "@remix-run/express";
+import type { ServerBuild } from "@remix-run/node";
+import express from "express";
+import { EnvError, getEnv, type Env } from "../app/utils/env.server.ts";
+import { startLocalRedis } from "../redis/local-redis.ts";
+import { refuseCrossSiteWrites } from "./refuse-cross-site-writes.ts";
+
+const log = (line: string) => console.log(`[server] ${line}`);
+const cleanups: Array<() => Promise<void>> = [];
+
+function loadConfiguration(): Env {
+  const file = process.env.ENV_FILE ?? ".env";
+  if (file && existsSync(file)) process.loadEnvFile(file); // never overrides variables already set
+  try {
+    return getEnv();
+  } catch (error) {
+    if (error instanceof EnvError) {
+      console.error(error.message);
+      process.exit(1);
+    }
+    throw error;
+  }
+}
+
+async function startDevelopmentServices(env: Env) {
+  if (env.useLocalRedis) {
+    const port = Number(new URL(env.redisUrl).port);
+    const redis = await startLocalRedis({ port, dataDir: "redis/data", reuseRunning: true, log });
+    cleanups.push(redis.stop);
+  }
+  if (env.oidc.useDevProvider) {
+    const { startDevProvider } = await import("./dev-oidc-provider/index.ts");
+    const provider = await startDevProvider({
+      port: env.oidc.devProviderPort,
+      client: {
+        clientId: env.oidc.clientId,
+        clientSecret: env.oidc.clientSecret,
+        redirectUris: [env.oidc.redirectUri.href],
+        postLogoutRedirectUris: [env.oidc.postLogoutRedirectUri.href],
+        tokenEndpointAuthMethod: env.oidc.tokenAuthMethod,
+      },
+      log: (line) => console.log(`[dev-oidc] ${line}`),
+    });
+    cleanups.push(provider.close);
+    log(`development OpenID provider at ${provider.issuer} (demo users: see README)`);
+  }
+}
+
+/** A clear line at start-up when the provider cannot be reached; the app retries at sign-in. */
+async function probeProvider(env: Env) {
+  const url = new URL(".well-known/openid-configuration", env.oidc.issuer.href.endsWith("/") ? env.oidc.issuer : `${env.oidc.issuer.href}/`);
+  try {
+    const response = await fetch(url, { signal: AbortSignal.timeout(5_000) });
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    log(`OpenID provider ${env.oidc.issuer.href} answers discovery`);
+  } catch (error) {
+    console.error(
+      `[server] WARNING: the OpenID provider's discovery document ${url.href} could not be fetched ` +
+        `(${error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : error}). ` +
+        "Sign-in will show an error and retry until it answers; check OIDC_ISSUER.",
+    );
+  }
+}
+
+async function main() {
+  const env = loadConfiguration();
+  if (!env.isProduction) await startDevelopmentServices(env);
+  if (env.sessionSecretGenerated) {
+    log("SESSION_SECRET is not set: using a random one, so sessions end when the server restarts (npm run setup writes one to .env)");
+  }
+
+  const app = express();
+  app.disable("x-powered-by");
+  const server = http.createServer(app);
+
+  let build: ServerBuild | (() => Promise<ServerBuild>);
+  if (env.isProduction) {
+    const buildPath = path.resolve("build/server/index.js");
+    if (!existsSync(buildPath)) {
+      console.error("No production build found at build/server/index.js: run `npm run build` first.");
+      process.exit(1);
+    }
+    build = (await import(buildPath)) as ServerBuild;
+    app.use("/assets", express.static("build/client/assets", { immutable: true, maxAge: "1y" }));
+    app.use(express.static("build/client", { maxAge: "1h" }));
+  } else {
+    const vite = await import("vite").then((v) =>
+      v.createServer({ server: { middlewareMode: true, hmr: { server } }, appType: "custom" }),
+    );
+    cleanups.push(() => vite.close());
+    app.use(vite.middlewares);
+    build = () => vite.ssrLoadModule("virtual:remix/server-build") as Promise<ServerBuild>;
+  }
+  app.use(refuseCrossSiteWrites(env.appUrl.origin));
+  app.all("*", createRequestHandler({ build, mode: env.isProduction ? "production" : "development" }));
+
+  await new Promise<void>((resolve) => server.listen(env.port, resolve));
+  const address = server.address();
+  const port = typeof address === "object" && address ? address.port : env.port;
+  log(`app listening on port ${port}: ${env.appUrl.href}`);
+  void probeProvider(env);
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log(`${signal}: finishing open requests`);
+    server.close();
+    server.closeIdleConnections();
+    setTimeout(() => server.closeAllConnections(), 5_000).unref();
+    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
+    process.exit(0);
+  };
+  process.on("SIGINT", () => void stop("SIGINT"));
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});

@@ -1,0 +1,143 @@
+/**
+ * The real parts, started for one test file on free loopback ports: a
+ * `redis-server` from redis/redis.conf (temp data dir), the development
+ * OpenID provider, and the app as a separate production-mode process
+ * (`tsx server/index.ts` on the build made by `npm test`).
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { Redis } from "ioredis";
+import { startLocalRedis, type LocalRedis } from "../../redis/local-redis.ts";
+import { startDevProvider, type DevProvider } from "../../server/dev-oidc-provider/index.ts";
+import { freePort } from "./ports.ts";
+
+export const CLIENT_ID = "test-client";
+export const CLIENT_SECRET = "test-client-secret-0123456789abcdef";
+export const SESSION_SECRET = "test-session-secret-0123456789abcdef0123";
+
+export interface TestRedis {
+  url: string;
+  port: number;
+  dir: string;
+  client: Redis;
+  server: LocalRedis;
+  stop(): Promise<void>;
+  /** Starts the server again on the same port and data directory (append-only file kept). */
+  restart(): Promise<void>;
+}
+
+export async function startTestRedis(): Promise<TestRedis> {
+  const port = await freePort();
+  const dir = mkdtempSync(path.join(os.tmpdir(), "rro-redis-"));
+  const state = { server: await startLocalRedis({ port, dataDir: dir }) };
+  const client = new Redis(state.server.url, { maxRetriesPerRequest: 1, retryStrategy: () => 100 });
+  client.on("error", () => {});
+  return {
+    url: state.server.url,
+    port,
+    dir,
+    client,
+    get server() {
+      return state.server;
+    },
+    async restart() {
+      state.server = await startLocalRedis({ port, dataDir: dir });
+    },
+    async stop() {
+      client.disconnect();
+      await state.server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface App {
+  url: string;
+  port: number;
+  process: ChildProcess;
+  /** Everything the process printed so far. */
+  output(): string;
+  stop(): Promise<void>;
+}
+
+/** Starts the app (production mode) and waits until it listens, or rejects with its output. */
+export async function startApp(env: Record<string, string>, port?: number): Promise<App> {
+  const appPort = port ?? (await freePort());
+  const url = `http://localhost:${appPort}`;
+  const child = spawn(process.execPath, ["--import", "tsx", "server/index.ts"], {
+    cwd: path.resolve(import.meta.dirname, "../.."),
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      NODE_ENV: "production",
+      ENV_FILE: "",
+      PORT: String(appPort),
+      APP_URL: url,
+      SESSION_SECRET,
+      OIDC_CLIENT_ID: CLIENT_ID,
+      OIDC_CLIENT_SECRET: CLIENT_SECRET,
+      ...env,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  child.stdout.on("data", (b: Buffer) => (output += b.toString()));
+  child.stderr.on("data", (b: Buffer) => (output += b.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  const deadline = Date.now() + 30_000;
+  while (!output.includes("app listening")) {
+    if (child.exitCode !== null || Date.now() > deadline) {
+      child.kill("SIGKILL");
+      throw new Error(`the app did not start (exit ${child.exitCode}):\n${output}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    url,
+    port: appPort,
+    process: child,
+    output: () => output,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+      await exited;
+    },
+  };
+}
+
+export interface Stack {
+  app: App;
+  redis: TestRedis;
+  provider: DevProvider;
+  stop(): Promise<void>;
+}
+
+/** Redis + development provider + app, wired together. `appEnv` adds or overrides app variables. */
+export async function startStack(options: { appEnv?: Record<string, string>; providerOptions?: { rpInitiatedLogout?: boolean } } = {}): Promise<Stack> {
+  const redis = await startTestRedis();
+  const appPort = await freePort();
+  const appUrl = `http://localhost:${appPort}`;
+  const provider = await startDevProvider({
+    port: 0,
+    client: {
+      clientId: CLIENT_ID,
+      clientSecret: CLIENT_SECRET,
+      redirectUris: [`${appUrl}/auth/callback`],
+      postLogoutRedirectUris: [`${appUrl}/`],
+    },
+    ...options.providerOptions,
+    log: () => {},
+  });
+  const app = await startApp({ REDIS_URL: redis.url, OIDC_ISSUER: provider.issuer, ...options.appEnv }, appPort);
+  return {
+    app,
+    redis,
+    provider,
+    async stop() {
+      await app.stop();
+      await provider.close();
+      await redis.stop();
+    },
+  };
+}
