@@ -102,6 +102,11 @@ async function main() {
     build = () => vite.ssrLoadModule("virtual:remix/server-build") as Promise<ServerBuild>;
   }
   app.use(refuseCrossSiteWrites(env.appUrl.origin));
+  // Every page depends on the session: never let a browser or proxy cache one.
+  app.use((_req, res, next) => {
+    res.set("Cache-Control", "no-store");
+    next();
+  });
   app.all("*", createRequestHandler({ build, mode: env.isProduction ? "production" : "development" }));
 
   await new Promise<void>((resolve) => server.listen(env.port, resolve));

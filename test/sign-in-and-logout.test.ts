@@ -107,6 +107,7 @@ describe("sign-in", () => {
     const again = await browser.request(`${stack.app.url}/account`);
     expect(again.status).toBe(200);
     expect(again.headers.getSetCookie()).toEqual([]);
+    expect(again.headers.get("Cache-Control")).toBe("no-store");
   });
 });
 

@@ -1,7 +1,7 @@
 /**
  * Where the provider is configured: the openid-client Configuration built from
  * the provider's discovery document, fetched once per process and cached (a
- * failed fetch is retried on the next use, at most every few seconds), and the
+ * failed fetch is retried on the next use, at most every 2 seconds), and the
  * end-session URL for RP-initiated logout.
  */
 import * as client from "openid-client";
@@ -28,7 +28,7 @@ export function chooseTokenAuthMethod(configured: TokenAuthMethod | undefined, s
   return "client_secret_basic";
 }
 
-const RETRY_AFTER_FAILURE_MS = 5_000;
+const RETRY_AFTER_FAILURE_MS = 2_000;
 
 declare global {
   var __rroOidc: { config?: Promise<client.Configuration>; failedAt?: number; failure?: ProviderUnavailableError } | undefined;

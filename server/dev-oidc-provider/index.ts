@@ -28,6 +28,8 @@ export interface DevProviderOptions {
   };
   /** Where to print the provider's own log lines; default console.log. */
   log?: (line: string) => void;
+  /** Publish `end_session_endpoint` (RP-initiated logout). Default true; false imitates a provider without it. */
+  rpInitiatedLogout?: boolean;
 }
 
 export interface DevProvider {
@@ -90,7 +92,7 @@ export async function startDevProvider(options: DevProviderOptions): Promise<Dev
   const issuer = `http://${HOST}:${address.port}`;
 
   try {
-    const provider = createProvider({ issuer, client: options.client, log });
+    const provider = createProvider({ issuer, client: options.client, log, rpInitiatedLogout: options.rpInitiatedLogout });
 
     const app = express();
     app.disable("x-powered-by");

@@ -35,6 +35,8 @@ export interface CreateProviderOptions {
   issuer: string;
   client: DevClientConfig;
   log: (line: string) => void;
+  /** RP-initiated logout (`end_session_endpoint`); off imitates a provider without it. Default on. */
+  rpInitiatedLogout?: boolean;
 }
 
 /** A fresh RSA-2048 private signing JWK (RS256). Tokens do not survive a restart. */
@@ -118,7 +120,7 @@ const ERROR_EVENTS = [
   "pushed_authorization_request.error",
 ] as const;
 
-export function createProvider({ issuer, client, log }: CreateProviderOptions): Provider {
+export function createProvider({ issuer, client, log, rpInitiatedLogout = true }: CreateProviderOptions): Provider {
   const configuration: Configuration = {
     clients: [
       {
@@ -147,7 +149,7 @@ export function createProvider({ issuer, client, log }: CreateProviderOptions): 
     features: {
       devInteractions: { enabled: false },
       rpInitiatedLogout: {
-        enabled: true,
+        enabled: rpInitiatedLogout,
         logoutSource(ctx, form) {
           ctx.type = "html";
           ctx.body = logoutPage({

@@ -114,7 +114,12 @@ export interface Stack {
 }
 
 /** Redis + development provider + app, wired together. `appEnv` adds or overrides app variables. */
-export async function startStack(options: { appEnv?: Record<string, string>; providerOptions?: { rpInitiatedLogout?: boolean } } = {}): Promise<Stack> {
+export async function startStack(
+  options: {
+    appEnv?: Record<string, string> | ((provider: DevProvider) => Record<string, string>);
+    providerOptions?: { rpInitiatedLogout?: boolean; tokenEndpointAuthMethod?: "client_secret_basic" | "client_secret_post" };
+  } = {},
+): Promise<Stack> {
   const redis = await startTestRedis();
   const appPort = await freePort();
   const appUrl = `http://localhost:${appPort}`;
@@ -125,11 +130,13 @@ export async function startStack(options: { appEnv?: Record<string, string>; pro
       clientSecret: CLIENT_SECRET,
       redirectUris: [`${appUrl}/auth/callback`],
       postLogoutRedirectUris: [`${appUrl}/`],
+      tokenEndpointAuthMethod: options.providerOptions?.tokenEndpointAuthMethod,
     },
-    ...options.providerOptions,
+    rpInitiatedLogout: options.providerOptions?.rpInitiatedLogout,
     log: () => {},
   });
-  const app = await startApp({ REDIS_URL: redis.url, OIDC_ISSUER: provider.issuer, ...options.appEnv }, appPort);
+  const appEnv = typeof options.appEnv === "function" ? options.appEnv(provider) : options.appEnv;
+  const app = await startApp({ REDIS_URL: redis.url, OIDC_ISSUER: provider.issuer, ...appEnv }, appPort);
   return {
     app,
     redis,

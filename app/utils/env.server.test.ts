@@ -1,0 +1,89 @@
+import { describe, expect, it } from "vitest";
+import { EnvError, parseEnv } from "./env.server.ts";
+
+const secret = "s".repeat(32);
+const production = {
+  NODE_ENV: "production",
+  APP_URL: "https://app.example.com",
+  SESSION_SECRET: secret,
+  REDIS_URL: "redis://redis.internal:6379",
+  OIDC_ISSUER: "https://idp.example.com/realms/main",
+  OIDC_CLIENT_ID: "app",
+  OIDC_CLIENT_SECRET: "secret",
+};
+
+function problems(env: Record<string, string>) {
+  try {
+    parseEnv(env);
+  } catch (error) {
+    if (error instanceof EnvError) return error.message;
+    throw error;
+  }
+  return "";
+}
+
+describe("parseEnv", () => {
+  it("runs with no variables at all in development: local Redis, dev provider, generated secret", () => {
+    const env = parseEnv({}, () => "g".repeat(64));
+    expect(env.isProduction).toBe(false);
+    expect(env.appUrl.href).toBe("http://localhost:3000/");
+    expect(env.useLocalRedis).toBe(true);
+    expect(env.redisUrl).toBe("redis://127.0.0.1:6380");
+    expect(env.oidc.useDevProvider).toBe(true);
+    expect(env.oidc.issuer.href).toBe("http://127.0.0.1:4000/");
+    expect(env.sessionSecrets).toEqual(["g".repeat(64)]);
+    expect(env.sessionSecretGenerated).toBe(true);
+    expect(env.oidc.redirectUri.href).toBe("http://localhost:3000/auth/callback");
+    expect(env.oidc.postLogoutRedirectUri.href).toBe("http://localhost:3000/");
+    expect(env.oidc.scopes).toBe("openid profile email");
+  });
+
+  it("never starts the dev provider in production: a missing OIDC_ISSUER says what to set", () => {
+    const { OIDC_ISSUER: _, ...rest } = production;
+    expect(problems(rest)).toMatch(/OIDC_ISSUER is required when NODE_ENV=production: the issuer URL of your OpenID provider/);
+  });
+
+  it("lists every missing production variable at once", () => {
+    const message = problems({ NODE_ENV: "production" });
+    for (const name of ["APP_URL", "REDIS_URL", "OIDC_ISSUER", "OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET", "SESSION_SECRET"]) {
+      expect(message).toContain(`${name} is required`);
+    }
+  });
+
+  it("accepts a complete production configuration", () => {
+    const env = parseEnv(production);
+    expect(env.oidc.useDevProvider).toBe(false);
+    expect(env.useLocalRedis).toBe(false);
+    expect(env.oidc.redirectUri.href).toBe("https://app.example.com/auth/callback");
+  });
+
+  it("splits SESSION_SECRET on commas for rotation and refuses short secrets", () => {
+    expect(parseEnv({ ...production, SESSION_SECRET: `${secret}, ${"t".repeat(40)}` }).sessionSecrets).toEqual([secret, "t".repeat(40)]);
+    expect(problems({ ...production, SESSION_SECRET: `${secret},short` })).toMatch(/secret #2 is 5 characters/);
+  });
+
+  it("accepts an http issuer only on loopback or with OIDC_ALLOW_INSECURE_ISSUER", () => {
+    expect(problems({ OIDC_ISSUER: "http://idp.example.com" })).toMatch(/OIDC_ISSUER: http:\/\/idp.example.com\/ must be https/);
+    for (const host of ["localhost:8080", "127.0.0.1:4000", "[::1]:4000"]) {
+      expect(parseEnv({ OIDC_ISSUER: `http://${host}` }).oidc.allowInsecureIssuer).toBe(true);
+    }
+    expect(parseEnv({ OIDC_ISSUER: "http://keycloak:8080/realms/x", OIDC_ALLOW_INSECURE_ISSUER: "true" }).oidc.issuer.host).toBe("keycloak:8080");
+    expect(parseEnv({ OIDC_ISSUER: "https://idp.example.com" }).oidc.allowInsecureIssuer).toBe(false);
+  });
+
+  it("requires https for the app in production, except on loopback", () => {
+    expect(problems({ ...production, APP_URL: "http://app.example.com" })).toMatch(/APP_URL: http:\/\/app.example.com must be https/);
+    expect(problems({ ...production, APP_URL: "http://localhost:3000" })).toBe("");
+  });
+
+  it("rejects unknown token auth methods, scopes without openid and non-numeric lifetimes", () => {
+    expect(problems({ OIDC_TOKEN_AUTH_METHOD: "private_key_jwt" })).toMatch(/OIDC_TOKEN_AUTH_METHOD/);
+    expect(problems({ OIDC_SCOPES: "profile email" })).toMatch(/must include "openid"/);
+    expect(problems({ SESSION_MAX_AGE: "eight hours" })).toMatch(/SESSION_MAX_AGE/);
+  });
+
+  it("keeps the idle timeout within the absolute lifetime", () => {
+    const env = parseEnv({ SESSION_MAX_AGE: "600", SESSION_IDLE_TIMEOUT: "1800" });
+    expect(env.sessionIdleTimeout).toBe(600);
+  });
+});
