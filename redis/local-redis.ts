@@ -74,12 +74,16 @@ export async function startLocalRedis(options: {
     }
     await new Promise((r) => setTimeout(r, 50));
   }
+  // However this process ends (Vite, for one, exits on SIGTERM by itself), take Redis along.
+  const onExit = () => child.kill("SIGTERM");
+  process.once("exit", onExit);
   log(`Redis started from ${path.relative(process.cwd(), REDIS_CONF)} on ${url} (data in ${dataDir})`);
   return {
     url,
     port,
     process: child,
     async stop() {
+      process.off("exit", onExit);
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
       await exited;
     },

@@ -130,7 +130,8 @@ async function main() {
   process.on("SIGTERM", () => void stop("SIGTERM"));
 }
 
-main().catch((error: unknown) => {
+main().catch(async (error: unknown) => {
   console.error(error instanceof Error ? error.message : error);
+  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
   process.exit(1);
 });

@@ -87,3 +87,12 @@ describe("parseEnv", () => {
     expect(env.sessionIdleTimeout).toBe(600);
   });
 });
+
+describe("empty variables", () => {
+  it("mean the same as unset ones", () => {
+    const env = parseEnv({ OIDC_CLIENT_ID: "", REDIS_URL: " ", SESSION_MAX_AGE: "" }, () => "g".repeat(64));
+    expect(env.oidc.clientId).toBe("remix-redis-oidc");
+    expect(env.useLocalRedis).toBe(true);
+    expect(env.sessionMaxAge).toBe(8 * 60 * 60);
+  });
+});

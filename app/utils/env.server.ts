@@ -103,7 +103,9 @@ export function parseEnv(
   source: Record<string, string | undefined>,
   generateSecret: () => string = randomSecret,
 ): Env {
-  const parsed = schema.safeParse(source);
+  // An empty variable means the same as an unset one.
+  const given = Object.fromEntries(Object.entries(source).filter(([, value]) => value !== undefined && value.trim() !== ""));
+  const parsed = schema.safeParse(given);
   if (!parsed.success) {
     throw new EnvError(
       parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`),

@@ -81,6 +81,7 @@ export async function startApp(env: Record<string, string>, port?: number): Prom
       ...env,
     },
     stdio: ["ignore", "pipe", "pipe"],
+    detached: false,
   });
   let output = "";
   child.stdout.on("data", (b: Buffer) => (output += b.toString()));
