@@ -1,7 +1,6 @@
-import { json, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
+import type { LoaderFunctionArgs, MetaFunction } from "@remix-run/node";
 import { Link, useLoaderData } from "@remix-run/react";
-import { completeSignIn } from "~/utils/auth.server.ts";
-import { SignInError } from "~/utils/oidc-strategy.server.ts";
+import { completeSignIn, signInFailure } from "~/utils/auth.server.ts";
 
 export const meta: MetaFunction = () => [{ title: "Sign-in failed · remix-redis-oidc" }];
 
@@ -10,11 +9,7 @@ export async function loader({ request }: LoaderFunctionArgs) {
   try {
     return await completeSignIn(request);
   } catch (error) {
-    if (error instanceof SignInError) {
-      console.error(`[sign-in] ${error.code}: ${error.cause instanceof Error ? error.cause.message : error.message}`);
-      return json({ code: error.code, message: error.message }, { status: error.status, headers: { "Cache-Control": "no-store" } });
-    }
-    throw error;
+    return signInFailure(error);
   }
 }
 

@@ -1,8 +1,7 @@
 import { json, redirect, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
 import { Form, useActionData, useLoaderData } from "@remix-run/react";
-import { getSignedInSession, returnPath, startSignIn } from "~/utils/auth.server.ts";
+import { getSignedInSession, returnPath, signInFailure, startSignIn } from "~/utils/auth.server.ts";
 import { getEnv } from "~/utils/env.server.ts";
-import { SignInError } from "~/utils/oidc-strategy.server.ts";
 
 export const meta: MetaFunction = () => [{ title: "Sign in · remix-redis-oidc" }];
 
@@ -17,11 +16,7 @@ export async function action({ request }: ActionFunctionArgs) {
   try {
     return await startSignIn(request);
   } catch (error) {
-    if (error instanceof SignInError) {
-      console.error(`[sign-in] ${error.code}: ${error.cause instanceof Error ? error.cause.message : error.message}`);
-      return json({ error: error.message }, { status: error.status });
-    }
-    throw error;
+    return signInFailure(error);
   }
 }
 
@@ -31,9 +26,9 @@ export default function Login() {
   return (
     <>
       <h1>Sign in</h1>
-      {result?.error ? (
-        <p className="notice error" role="alert">
-          {result.error}
+      {result?.message ? (
+        <p className="notice error" role="alert" data-code={result.code}>
+          {result.message}
         </p>
       ) : null}
       <p>You will be sent to your OpenID provider ({provider}) to sign in, then brought back here.</p>

@@ -4,11 +4,11 @@
  * sign-in), the guards used by routes, and logout with RP-initiated logout at
  * the provider.
  */
-import { createSession, redirect } from "@remix-run/node";
+import { createSession, json, redirect } from "@remix-run/node";
 import { Authenticator } from "remix-auth";
 import { getEnv } from "./env.server.ts";
 import { buildEndSession, getOidcConfig, ProviderUnavailableError, type EndSession } from "./oidc.server.ts";
-import { OidcStrategy, type FlowStore } from "./oidc-strategy.server.ts";
+import { OidcStrategy, SignInError, type FlowStore } from "./oidc-strategy.server.ts";
 import { safeRedirectPath } from "./safe-redirect.ts";
 import {
   commitSession,
@@ -149,6 +149,17 @@ export async function logout(request: Request): Promise<Response> {
   }
   headers.append("Set-Cookie", await logoutStateCookie().serialize(endSession.state));
   return redirect(endSession.url.href, { headers });
+}
+
+/**
+ * The answer to a sign-in that could not complete (a SignInError): its code
+ * and plain message, with its status; logged with the underlying cause.
+ * Anything else is rethrown (a redirect Response, a 503 from the session store).
+ */
+export function signInFailure(error: unknown) {
+  if (!(error instanceof SignInError)) throw error;
+  console.error(`[sign-in] ${error.code}: ${error.cause instanceof Error ? error.cause.message : error.message}`);
+  return json({ code: error.code, message: error.message }, { status: error.status, headers: { "Cache-Control": "no-store" } });
 }
 
 export type SignedOutNotice =

@@ -30,6 +30,8 @@ export interface DevProviderOptions {
   log?: (line: string) => void;
   /** Publish `end_session_endpoint` (RP-initiated logout). Default true; false imitates a provider without it. */
   rpInitiatedLogout?: boolean;
+  /** The issuer to announce when the provider is reached through a proxy; default `http://127.0.0.1:<port>`. */
+  issuer?: string;
 }
 
 export interface DevProvider {
@@ -89,7 +91,7 @@ export async function startDevProvider(options: DevProviderOptions): Promise<Dev
   });
 
   const address = await listen(server, options.port);
-  const issuer = `http://${HOST}:${address.port}`;
+  const issuer = options.issuer ?? `http://${HOST}:${address.port}`;
 
   try {
     const provider = createProvider({ issuer, client: options.client, log, rpInitiatedLogout: options.rpInitiatedLogout });
