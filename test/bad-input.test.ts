@@ -186,3 +186,26 @@ describe("callback", () => {
     }
   });
 });
+
+describe("redirects", () => {
+  it("a bare GET of the callback URL starts nothing: it is a callback without state", async () => {
+    const browser = new Browser();
+    const page = await browser.navigate(`${stack.app.url}/auth/callback?returnTo=%2F.%2F%2Fevil.example`);
+    expect(page.status).toBe(400);
+    expect(page.html).toContain('data-code="missing_state"');
+    expect(page.hops).toHaveLength(1);
+    expect(page.hops[0]!.setCookies).toEqual([]);
+  });
+
+  it("a signed-in visit of /login goes to the return path only when it is local, dot segments included", async () => {
+    const browser = new Browser();
+    await signIn(browser, stack.app.url);
+    for (const returnTo of ["/.//evil.example", "/a/..//evil.example", "/%2e//evil.example", "//evil.example", "/\\evil.example"]) {
+      const response = await browser.request(`${stack.app.url}/login?${new URLSearchParams({ returnTo })}`);
+      expect(response.status, returnTo).toBe(302);
+      expect(response.headers.get("Location"), returnTo).toBe("/account");
+    }
+    const local = await browser.request(`${stack.app.url}/login?returnTo=%2Faccount%3Ftab%3Dclaims`);
+    expect(local.headers.get("Location")).toBe("/account?tab=claims");
+  });
+});

@@ -3,9 +3,10 @@
  * code flow with PKCE (S256), `state` and `nonce` (OpenID Connect Core 1.0
  * §3.1). Why not an extension of remix-auth-oauth2: docs/decisions/002-oidc-strategy.md.
  *
- * First leg (no `code`/`error`/`state` in the URL): keep a new flow (state,
- * nonce, code verifier, return path) in the FlowStore and throw a redirect to
- * the provider. Callback: find this browser's flow by `state`, then let
+ * A request to the redirect URI's path is the callback; any other request
+ * starts a sign-in (the app calls it only from `POST /login`): keep a new flow
+ * (state, nonce, code verifier, return path) in the FlowStore and throw a
+ * redirect to the provider. Callback: find this browser's flow by `state`, then let
  * openid-client check the response (state, RFC 9207 `iss`, provider errors),
  * exchange the code and validate the ID token (signature, iss, aud, exp, iat,
  * nonce) before `verify` sees anything.
@@ -72,8 +73,9 @@ export class OidcStrategy<User> extends Strategy<User, OidcVerifyParams> {
 
   async authenticate(request: Request): Promise<User> {
     const url = new URL(request.url);
-    const isCallback = ["code", "state", "error"].some((name) => url.searchParams.has(name));
-    if (!isCallback) throw await this.startSignIn(request, url);
+    // Decided by path, never by which parameters happen to be present: a bare
+    // GET of the callback URL must not start a sign-in.
+    if (url.pathname !== this.options.redirectUri.pathname) throw await this.startSignIn(request, url);
     return this.completeSignIn(request, url);
   }
 

@@ -23,6 +23,10 @@ describe("safeRedirectPath", () => {
     "%2F%2Fevil.example",
     "/\tevil",
     "/%E0%A4%A",
+    "/.//evil.example",
+    "/a/..//evil.example",
+    "/%2e//evil.example",
+    "/./\\evil.example",
     `/${"a".repeat(3000)}`,
   ])("turns %j into the fallback", (input) => {
     expect(safeRedirectPath(input, "/fallback")).toBe("/fallback");

@@ -1,7 +1,8 @@
 /**
  * The return path after sign-in: only ever a path on this app. Anything else
  * (absolute URLs, protocol-relative `//host`, `/\host`, control characters,
- * encoded variants of those) becomes `fallback`.
+ * encoded variants, dot segments that normalise into any of those) becomes
+ * `fallback`. The result is the normalised path, safe to put in `Location`.
  */
 export function safeRedirectPath(to: string | null | undefined, fallback = "/account"): string {
   if (!to || typeof to !== "string" || to.length > 2048) return fallback;
@@ -17,6 +18,7 @@ export function safeRedirectPath(to: string | null | undefined, fallback = "/acc
   if (decoded.startsWith("//") || decoded.startsWith("/\\") || decoded.includes("\\")) return fallback;
   const base = "http://app.invalid";
   const url = new URL(to, base);
-  if (url.origin !== base) return fallback;
+  // Judge the path as it will be sent: dot segments can turn "/.//evil" into "//evil".
+  if (url.origin !== base || /^[/\\]{2}/.test(url.pathname)) return fallback;
   return `${url.pathname}${url.search}${url.hash}`;
 }
