@@ -5,7 +5,7 @@
  */
 import { afterAll, describe, expect, it } from "vitest";
 import { Browser } from "./support/browser.ts";
-import { confirmProviderLogout, postLogout, SESSION_COOKIE, signIn } from "./support/flows.ts";
+import { confirmProviderLogout, endSessionForm, postLogout, SESSION_COOKIE, signIn } from "./support/flows.ts";
 import { sessionKey } from "./support/redis-keys.ts";
 import { CLIENT_ID, startStack, type Stack } from "./support/stack.ts";
 
@@ -71,5 +71,33 @@ describe("OIDC_END_SESSION_URL", () => {
     expect(page.html).toContain("cannot tell whether your session there has ended");
     // The notice is shown once: the logout cookie is cleared.
     expect((await browser.navigate(`${stack.app.url}/`)).html).not.toContain("data-notice");
+  });
+});
+
+describe("OIDC_END_SESSION_METHOD=post", () => {
+  it("carries even a large id_token_hint to the provider in a form POST, with small response headers", async () => {
+    const stack = await startStack({ appEnv: { OIDC_END_SESSION_METHOD: "post" }, providerOptions: { httpPostMethods: true } });
+    stacks.push(stack);
+    const browser = new Browser();
+    await signIn(browser, stack.app.url, "erin", "erin-password");
+    const key = sessionKey(browser.cookie(stack.app.url, SESSION_COOKIE)!);
+    const idToken = JSON.parse((await stack.redis.client.get(key))!).idToken as string;
+
+    const logout = await postLogout(browser, stack.app.url);
+    expect(logout.status).toBe(200);
+    let headerBytes = 0;
+    logout.headers.forEach((value, name) => (headerBytes += name.length + value.length + 4));
+    expect(headerBytes).toBeLessThan(1024);
+    expect(await stack.redis.client.exists(key)).toBe(0);
+    expect(browser.cookie(stack.app.url, SESSION_COOKIE)).toBeUndefined();
+
+    const form = endSessionForm(await logout.text())!;
+    expect(form.action).toBe(`${stack.provider.issuer}/session/end`);
+    expect(form.fields.id_token_hint).toBe(idToken);
+    expect(form.fields.client_id).toBe(CLIENT_ID);
+    expect(form.fields.post_logout_redirect_uri).toBe(`${stack.app.url}/`);
+    const back = await confirmProviderLogout(browser, await browser.navigate(form.action, { method: "POST", form: form.fields }));
+    expect(back.url).toBe(`${stack.app.url}/?state=${form.fields.state}`);
+    expect(back.html).toContain('data-notice="provider"');
   });
 });

@@ -174,6 +174,27 @@ describe("logout", () => {
     expect(await stack.redis.client.exists(key)).toBe(0);
   });
 
+  it("leaves a large id_token_hint out of the redirect, so no response header grows with the token", async () => {
+    const browser = new Browser();
+    await signIn(browser, stack.app.url, "erin", "erin-password");
+    const key = sessionKey(browser.cookie(stack.app.url, SESSION_COOKIE)!);
+    expect(JSON.parse((await stack.redis.client.get(key))!).idToken.length).toBeGreaterThan(2000);
+
+    const logout = await postLogout(browser, stack.app.url);
+    expect(logout.status).toBe(302);
+    const location = logout.headers.get("Location")!;
+    expect(Buffer.byteLength(location)).toBeLessThanOrEqual(2000);
+    const endSession = new URL(location);
+    expect(endSession.searchParams.has("id_token_hint")).toBe(false);
+    expect(endSession.searchParams.get("client_id")).toBe(CLIENT_ID);
+    expect(await stack.redis.client.exists(key)).toBe(0);
+
+    // client_id and post_logout_redirect_uri are enough for the provider to end its session and come back.
+    const back = await confirmProviderLogout(browser, await browser.navigate(location));
+    expect(back.html).toContain('data-notice="provider"');
+    expect(isLoginForm(await startSignIn(browser, stack.app.url))).toBe(true);
+  });
+
   it("without logging out at the provider, signing in again skips the login form (what the seed post saw)", async () => {
     // The control for the test above: proves the "login form again" assertion can fail.
     const browser = new Browser();

@@ -122,8 +122,8 @@ export async function completeSignIn(request: Request): Promise<Response> {
 /**
  * Logout: reads the stored id_token, works out the provider's end-session URL,
  * then deletes the Redis record (a failure there is a 503 and changes nothing),
- * clears the cookie and sends the browser to the provider, or to the
- * signed-out page saying what could not be done.
+ * clears the cookie and sends the browser to the provider (a redirect, or the
+ * data of a form POST), or to the signed-out page saying what could not be done.
  */
 export async function logout(request: Request): Promise<Response> {
   const session = await getSession(request);
@@ -148,6 +148,10 @@ export async function logout(request: Request): Promise<Response> {
     return redirect(`/?logout=${endSession.kind}`, { headers });
   }
   headers.append("Set-Cookie", await logoutStateCookie().serialize(endSession.state));
+  if (endSession.method === "POST") {
+    // OIDC_END_SESSION_METHOD=post: the logout page submits this form to the provider.
+    return json({ endSession: { action: endSession.url.href, fields: endSession.fields } }, { headers });
+  }
   return redirect(endSession.url.href, { headers });
 }
 

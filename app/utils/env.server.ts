@@ -57,6 +57,7 @@ const schema = z.object({
   OIDC_REDIRECT_URI: optionalUrl,
   OIDC_POST_LOGOUT_REDIRECT_URI: optionalUrl,
   OIDC_END_SESSION_URL: optionalUrl,
+  OIDC_END_SESSION_METHOD: z.enum(["get", "post"]).default("get"),
   DEV_OIDC_PORT: z.coerce.number().int().min(0).max(65535).default(DEV_ISSUER_PORT),
 });
 
@@ -89,6 +90,8 @@ export interface Env {
     redirectUri: URL;
     postLogoutRedirectUri: URL;
     endSessionUrl: URL | undefined;
+    /** How the browser reaches the end-session endpoint (docs/decisions/006-logout.md). */
+    endSessionMethod: "get" | "post";
   };
 }
 
@@ -192,6 +195,7 @@ export function parseEnv(
       redirectUri: new URL(v.OIDC_REDIRECT_URI ?? new URL("/auth/callback", appUrl).href),
       postLogoutRedirectUri: new URL(v.OIDC_POST_LOGOUT_REDIRECT_URI ?? new URL("/", appUrl).href),
       endSessionUrl: v.OIDC_END_SESSION_URL ? new URL(v.OIDC_END_SESSION_URL) : undefined,
+      endSessionMethod: v.OIDC_END_SESSION_METHOD,
     },
   };
 }

@@ -32,6 +32,8 @@ export interface DevProviderOptions {
   rpInitiatedLogout?: boolean;
   /** The issuer to announce when the provider is reached through a proxy; default `http://127.0.0.1:<port>`. */
   issuer?: string;
+  /** Accept POST at the end-session endpoint (needs SameSite=None cookies: HTTP-level tests only). Default false. */
+  httpPostMethods?: boolean;
 }
 
 export interface DevProvider {
@@ -94,7 +96,7 @@ export async function startDevProvider(options: DevProviderOptions): Promise<Dev
   const issuer = options.issuer ?? `http://${HOST}:${address.port}`;
 
   try {
-    const provider = createProvider({ issuer, client: options.client, log, rpInitiatedLogout: options.rpInitiatedLogout });
+    const provider = createProvider({ issuer, client: options.client, log, rpInitiatedLogout: options.rpInitiatedLogout, httpPostMethods: options.httpPostMethods });
 
     const app = express();
     app.disable("x-powered-by");

@@ -37,6 +37,12 @@ export interface CreateProviderOptions {
   log: (line: string) => void;
   /** RP-initiated logout (`end_session_endpoint`); off imitates a provider without it. Default on. */
   rpInitiatedLogout?: boolean;
+  /**
+   * Accept POST at the authorization and end-session endpoints. oidc-provider
+   * then needs SameSite=None session cookies, which browsers keep only over
+   * https: for HTTP-level tests, not for a browser on http. Default off.
+   */
+  httpPostMethods?: boolean;
 }
 
 /** A fresh RSA-2048 private signing JWK (RS256). Tokens do not survive a restart. */
@@ -120,7 +126,7 @@ const ERROR_EVENTS = [
   "pushed_authorization_request.error",
 ] as const;
 
-export function createProvider({ issuer, client, log, rpInitiatedLogout = true }: CreateProviderOptions): Provider {
+export function createProvider({ issuer, client, log, rpInitiatedLogout = true, httpPostMethods = false }: CreateProviderOptions): Provider {
   const configuration: Configuration = {
     clients: [
       {
@@ -137,7 +143,9 @@ export function createProvider({ issuer, client, log, rpInitiatedLogout = true }
     jwks: { keys: [generateSigningKey()] },
     cookies: {
       keys: [randomBytes(32).toString("base64url")],
+      ...(httpPostMethods ? { long: { httpOnly: true, sameSite: "none" as const } } : {}),
     },
+    enableHttpPostMethods: httpPostMethods,
     claims: {
       openid: ["sub"],
       profile: ["name", "given_name", "family_name", "preferred_username", "groups"],

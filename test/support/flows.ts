@@ -47,3 +47,15 @@ export async function confirmProviderLogout(browser: Browser, endSessionPage: Pa
 export function setCookieFor(setCookies: string[], name: string) {
   return setCookies.find((line) => line.startsWith(`${name}=`));
 }
+
+/** The logout page's self-submitting form (large ID tokens): its action and hidden fields. */
+export function endSessionForm(html: string): { action: string; fields: Record<string, string> } | undefined {
+  const action = formAction(html, /<form[^>]*data-testid="end-session-form"[^>]*>/);
+  if (!action) return undefined;
+  const fields: Record<string, string> = {};
+  for (const name of ["id_token_hint", "post_logout_redirect_uri", "client_id", "state"]) {
+    const value = inputValue(html, name);
+    if (value !== undefined) fields[name] = value.replace(/&amp;/g, "&");
+  }
+  return { action, fields };
+}

@@ -118,7 +118,7 @@ export interface Stack {
 export async function startStack(
   options: {
     appEnv?: Record<string, string> | ((provider: DevProvider) => Record<string, string>);
-    providerOptions?: { rpInitiatedLogout?: boolean; tokenEndpointAuthMethod?: "client_secret_basic" | "client_secret_post" };
+    providerOptions?: { rpInitiatedLogout?: boolean; httpPostMethods?: boolean; tokenEndpointAuthMethod?: "client_secret_basic" | "client_secret_post" };
   } = {},
 ): Promise<Stack> {
   const redis = await startTestRedis();
@@ -134,6 +134,7 @@ export async function startStack(
       tokenEndpointAuthMethod: options.providerOptions?.tokenEndpointAuthMethod,
     },
     rpInitiatedLogout: options.providerOptions?.rpInitiatedLogout,
+    httpPostMethods: options.providerOptions?.httpPostMethods,
     log: () => {},
   });
   const appEnv = typeof options.appEnv === "function" ? options.appEnv(provider) : options.appEnv;
