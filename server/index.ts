@@ -12,6 +12,7 @@ import { createRequestHandler } from "@remix-run/express";
 import type { ServerBuild } from "@remix-run/node";
 import express from "express";
 import { EnvError, getEnv, type Env } from "../app/utils/env.server.ts";
+import { checkRedisAtStartup } from "../app/utils/redis.server.ts";
 import { startLocalRedis } from "../redis/local-redis.ts";
 import { refuseCrossSiteWrites } from "./refuse-cross-site-writes.ts";
 
@@ -75,6 +76,9 @@ async function probeProvider(env: Env) {
 async function main() {
   const env = loadConfiguration();
   if (!env.isProduction) await startDevelopmentServices(env);
+  const redis = await checkRedisAtStartup(env.redisUrl);
+  if (redis.problem) throw new Error(redis.problem);
+  if (redis.warning) console.error(`[server] WARNING: ${redis.warning}`);
   if (env.sessionSecretGenerated) {
     log("SESSION_SECRET is not set: using a random one, so sessions end when the server restarts (npm run setup writes one to .env)");
   }

@@ -143,11 +143,16 @@ describe("callback", () => {
     const callbackUrl = landed.hops.find((h) => h.url.includes("/auth/callback"))!.url;
     expect(landed.url).toBe(`${stack.app.url}/account`);
 
-    // Same browser, same URL again: the flow was used up, so the code never reaches the provider.
+    // Same browser, same URL again: the flow was used up, so the code never reaches the provider;
+    // the browser is signed in already, so it just goes on to its account, with no new session.
+    const keysAfterSignIn = await sessionKeys(stack.redis.client);
     const sameBrowser = await browser.navigate(callbackUrl);
-    expect(sameBrowser.status).toBe(400);
-    expect(sameBrowser.html).toContain('data-code="unknown_state"');
-    expect((await browser.request(`${stack.app.url}/account`)).status).toBe(200); // still signed in
+    expect(sameBrowser.url).toBe(`${stack.app.url}/account`);
+    expect(await sessionKeys(stack.redis.client)).toEqual(keysAfterSignIn);
+    // A fresh browser replaying it has no flow at all.
+    const stranger = await new Browser().navigate(callbackUrl);
+    expect(stranger.status).toBe(400);
+    expect(stranger.html).toContain('data-code="unknown_state"');
 
     // An attacker who also restored the pre-sign-in record: the provider refuses the used code.
     await stack.redis.client.set(sessionKey(preCookie), preRecord!, "EX", 600);
@@ -207,5 +212,44 @@ describe("redirects", () => {
     }
     const local = await browser.request(`${stack.app.url}/login?returnTo=%2Faccount%3Ftab%3Dclaims`);
     expect(local.headers.get("Location")).toBe("/account?tab=claims");
+  });
+});
+
+describe("session lifecycle", () => {
+  it("a second tab's sign-in, finished after the first tab's, lands signed in instead of failing", async () => {
+    const browser = new Browser();
+    const tabA = await startSignIn(browser, stack.app.url);
+    // Tab B asks the app for a sign-in too, and reaches the provider after tab A is done.
+    const tabB = await browser.request(`${stack.app.url}/login?returnTo=%2F`, { method: "POST", headers: { Origin: stack.app.url } });
+    expect((await submitLogin(browser, tabA, "alice", "alice-password")).url).toBe(`${stack.app.url}/account`);
+    const landed = await browser.navigate(tabB.headers.get("Location")!);
+    expect(landed.hops.some((h) => h.url.startsWith(`${stack.app.url}/auth/callback`))).toBe(true);
+    expect(landed.url).toBe(`${stack.app.url}/account`);
+    expect(landed.status).toBe(200);
+  });
+
+  it("deletes a session found past its absolute lifetime", async () => {
+    const browser = new Browser();
+    await signIn(browser, stack.app.url);
+    const key = sessionKey(browser.cookie(stack.app.url, SESSION_COOKIE)!);
+    const record = JSON.parse((await stack.redis.client.get(key))!);
+    await stack.redis.client.set(key, JSON.stringify({ ...record, expiresAt: Math.floor(Date.now() / 1000) - 1 }), "KEEPTTL");
+    const visit = await browser.request(`${stack.app.url}/account`);
+    expect(visit.status).toBe(302);
+    expect(await stack.redis.client.exists(key)).toBe(0);
+  });
+
+  it("a Redis reply that is a bug, not an outage, is a 500 without details, not a misleading 503", async () => {
+    const browser = new Browser();
+    await signIn(browser, stack.app.url);
+    const key = sessionKey(browser.cookie(stack.app.url, SESSION_COOKIE)!);
+    await stack.redis.client.del(key);
+    await stack.redis.client.hset(key, "not", "a string"); // WRONGTYPE for GETEX
+    const page = await browser.navigate(`${stack.app.url}/account`);
+    expect(page.status).toBe(500);
+    expect(page.html).toContain("An unexpected error happened on our side");
+    expect(page.html).not.toContain("WRONGTYPE");
+    expect(stack.app.output()).toContain("WRONGTYPE");
+    await stack.redis.client.del(key);
   });
 });

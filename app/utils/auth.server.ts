@@ -20,11 +20,15 @@ import {
   type SessionData,
 } from "./session.server.ts";
 
-/** What a successful callback yields: the data of the new session and where to go. */
+/** What a successful callback yields: the data of the new session, where to go, and the session it replaces. */
 interface SignIn {
   data: SessionData;
   returnTo: string;
+  previous: AppSession | undefined;
 }
+
+/** The session `find` loaded for a callback request, handed to `verify` so it is read once. */
+const loadedForCallback = new WeakMap<Request, AppSession>();
 
 const MAX_FLOWS_PER_BROWSER = 5;
 
@@ -40,7 +44,9 @@ const sessionFlowStore: FlowStore = {
     return { "Set-Cookie": await commitSession(session, signedIn ? undefined : { maxAge: FLOW_MAX_AGE }) };
   },
   async find(request, state) {
-    const flow = (await getSession(request)).get("flows")?.[state];
+    const session = await getSession(request);
+    loadedForCallback.set(request, session);
+    const flow = session.get("flows")?.[state];
     const fresh = flow && flow.createdAt > Math.floor(Date.now() / 1000) - FLOW_MAX_AGE;
     return fresh ? flow : undefined;
   },
@@ -55,10 +61,11 @@ function authenticator(): Authenticator<SignIn> {
     const { oidc } = getEnv();
     const strategy = new OidcStrategy<SignIn>(
       { configuration: getOidcConfig, redirectUri: oidc.redirectUri, scopes: oidc.scopes, flows: sessionFlowStore },
-      async ({ tokens, claims, flow }) => {
+      async ({ request, tokens, claims, flow }) => {
         const now = Math.floor(Date.now() / 1000);
         return {
           returnTo: flow.returnTo,
+          previous: loadedForCallback.get(request),
           data: {
             claims: { ...claims } as SessionData["claims"],
             idToken: tokens.id_token,
@@ -83,10 +90,12 @@ export function isSignedIn(session: AppSession): boolean {
   return Boolean(session.get("claims")) && typeof expiresAt === "number" && expiresAt > Date.now() / 1000;
 }
 
-/** The signed-in session of this request, or null. */
+/** The signed-in session of this request, or null. One past its absolute lifetime is deleted on sight. */
 export async function getSignedInSession(request: Request): Promise<AppSession | null> {
   const session = await getSession(request);
-  return isSignedIn(session) ? session : null;
+  if (isSignedIn(session)) return session;
+  if (session.get("claims")) await destroySession(session);
+  return null;
 }
 
 /** Guard for protected routes: the signed-in session, or a redirect to sign-in that comes back here. */
@@ -110,9 +119,19 @@ export async function startSignIn(request: Request): Promise<never> {
  * created nothing.
  */
 export async function completeSignIn(request: Request): Promise<Response> {
-  const { data, returnTo } = await authenticator().authenticate("oidc", request);
-  const previous = await getSession(request);
-  await destroySession(previous);
+  let signIn: SignIn;
+  try {
+    signIn = await authenticator().authenticate("oidc", request);
+  } catch (error) {
+    // A second tab's callback after another tab completed sign-in (which took
+    // the pre-sign-in session and its flows along): already signed in, go on.
+    if (error instanceof SignInError && error.code === "unknown_state" && (await getSignedInSession(request))) {
+      throw redirect("/account");
+    }
+    throw error;
+  }
+  const { data, returnTo, previous } = signIn;
+  await destroySession(previous ?? (await getSession(request)));
   const session = createSession<SessionData>(data);
   return redirect(returnTo, {
     headers: { "Set-Cookie": await commitSession(session), "Cache-Control": "no-store" },

@@ -7,7 +7,7 @@
  * piling up; a bounded command timeout; reconnection every ≤ 500 ms, so
  * service returns by itself within a second of Redis coming back.
  */
-import { Redis } from "ioredis";
+import { Redis, ReplyError } from "ioredis";
 import { getEnv } from "./env.server.ts";
 
 declare global {
@@ -19,6 +19,15 @@ export class RedisUnavailableError extends Error {
   constructor(cause: unknown) {
     super(`Redis is unavailable: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
     this.name = "RedisUnavailableError";
+  }
+}
+
+/** A reply that is not an outage (NOAUTH, WRONGTYPE, unknown command…): a bug or a misconfiguration. */
+export class RedisCommandError extends Error {
+  readonly code = "redis_command_failed";
+  constructor(cause: Error) {
+    super(`Redis refused a command: ${cause.message}`, { cause });
+    this.name = "RedisCommandError";
   }
 }
 
@@ -64,13 +73,44 @@ async function firstConnection(redis: Redis) {
   });
 }
 
-/** Runs a Redis operation, turning connection failures into RedisUnavailableError. */
+/** Replies that mean "not now" (loading, failing over, full) rather than a bug or a misconfiguration. */
+const TRANSIENT_REPLY = /^(LOADING|BUSY|MASTERDOWN|CLUSTERDOWN|READONLY|TRYAGAIN|OOM)\b/;
+
+/**
+ * Runs a Redis operation, turning outages (no connection, timeouts, transient
+ * replies) into RedisUnavailableError; other replies (NOAUTH, WRONGTYPE,
+ * unknown command…) into RedisCommandError, which ends as a 500.
+ */
 export async function withRedis<T>(operation: (redis: Redis) => Promise<T>): Promise<T> {
   const redis = getRedis();
   try {
     await firstConnection(redis);
     return await operation(redis);
   } catch (error) {
+    if (error instanceof ReplyError && !TRANSIENT_REPLY.test((error as Error).message)) throw new RedisCommandError(error as Error);
     throw new RedisUnavailableError(error);
+  }
+}
+
+/** The app needs Redis 6.2 or newer (GETEX). Returns a message when `info` (INFO server) shows an older one. */
+export function redisVersionProblem(info: string): string | undefined {
+  const version = /^redis_version:(\d+)\.(\d+)/m.exec(info);
+  if (!version) return undefined;
+  const [major, minor] = [Number(version[1]), Number(version[2])];
+  if (major > 6 || (major === 6 && minor >= 2)) return undefined;
+  return `Redis ${major}.${minor} found; this app needs Redis 6.2 or newer (it reads sessions with GETEX). Upgrade Redis or point REDIS_URL at a newer one.`;
+}
+
+/** At start-up: a clear line if Redis is unreachable (the app starts anyway and recovers), an error if it is too old. */
+export async function checkRedisAtStartup(url: string): Promise<{ problem?: string; warning?: string }> {
+  const client = new Redis(url, { lazyConnect: true, connectTimeout: 2_000, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  client.on("error", () => {});
+  try {
+    await client.connect();
+    return { problem: redisVersionProblem(await client.info("server")) };
+  } catch (error) {
+    return { warning: `Redis at ${url.replace(/\/\/[^@]*@/, "//***@")} is not reachable yet (${error instanceof Error ? error.message : error}); pages that need a session answer 503 until it is.` };
+  } finally {
+    client.disconnect();
   }
 }

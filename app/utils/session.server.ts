@@ -6,7 +6,7 @@
 import { createCookie, createSession, json, type Session, type SessionStorage } from "@remix-run/node";
 import { getEnv } from "./env.server.ts";
 import { createRedisSessionStorage } from "./redis-session-storage.server.ts";
-import { RedisUnavailableError, withRedis } from "./redis.server.ts";
+import { RedisCommandError, RedisUnavailableError, withRedis } from "./redis.server.ts";
 
 /** One sign-in in progress (one per browser tab), kept until the callback. */
 export interface OidcFlow {
@@ -111,7 +111,8 @@ export async function getSession(request: Request): Promise<AppSession> {
     session = await sessionStorage().getSession(header);
   } catch (error) {
     if (error instanceof RedisUnavailableError) throw unavailable(error);
-    return createSession<SessionData>(); // undecodable cookie: no session
+    if (error instanceof RedisCommandError) throw error;
+    return createSession<SessionData>(); // an undecodable cookie: no session
   }
   if (typeof session.id !== "string" || Object.keys(session.data).length === 0) {
     return createSession<SessionData>();
