@@ -20,6 +20,7 @@ export async function loader({ request }: LoaderFunctionArgs) {
       claims: shownClaims,
       groups,
       times,
+      idTokenExpiresAt: typeof claims?.exp === "number" ? claims.exp : undefined,
       tokens: {
         idToken: byteLength(idToken),
         accessToken: byteLength(accessToken),
@@ -57,7 +58,7 @@ export default function Account() {
           <tr>
             <th>ID token</th>
             <td data-testid="id-token-bytes">{data.tokens.idToken} bytes</td>
-            <td>expires {time(data.times.idTokenExpiresAt)}</td>
+            <td>expires {time(data.idTokenExpiresAt)}</td>
           </tr>
           <tr>
             <th>Access token</th>

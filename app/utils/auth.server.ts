@@ -72,7 +72,6 @@ function authenticator(): Authenticator<SignIn> {
             accessToken: tokens.access_token,
             refreshToken: tokens.refresh_token,
             accessTokenExpiresAt: tokens.expires_in ? now + tokens.expires_in : undefined,
-            idTokenExpiresAt: claims.exp,
             sid: typeof claims.sid === "string" ? claims.sid : undefined,
             signedInAt: now,
             expiresAt: now + getEnv().sessionMaxAge,

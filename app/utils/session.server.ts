@@ -26,7 +26,6 @@ export interface SessionData {
   refreshToken?: string;
   /** Epoch seconds. */
   accessTokenExpiresAt?: number;
-  idTokenExpiresAt?: number;
   /** The provider's session id (`sid` claim) when it sends one. */
   sid?: string;
   /** Epoch seconds: sign-in time and the absolute end of this session (SESSION_MAX_AGE). */
