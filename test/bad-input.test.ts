@@ -117,7 +117,7 @@ describe("callback", () => {
     expect(page.html).toContain("access_denied");
     // The pre-sign-in session (with its flow) is the only new key; no signed-in session exists.
     const added = (await sessionKeys(stack.redis.client)).filter((k) => !keysBefore.includes(k));
-    for (const key of added) expect(JSON.parse((await stack.redis.client.get(key))!).claims).toBeUndefined();
+    for (const key of added) expect(JSON.parse((await stack.redis.client.get(key))!).user).toBeUndefined();
   });
 
   it("escapes hostile error descriptions", async () => {

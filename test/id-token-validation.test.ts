@@ -75,12 +75,12 @@ it("refuses an ID token signed with a key the provider did not publish", async (
   expect(page.status).toBe(400);
   expect(page.html).toContain('data-code="invalid_response"');
   expect(page.html).toMatch(/signature/i);
-  for (const key of added) expect(JSON.parse((await redis.client.get(key))!).claims).toBeUndefined();
+  for (const key of added) expect(JSON.parse((await redis.client.get(key))!).user).toBeUndefined();
 });
 
 it("refuses an unsigned ID token (alg: none)", async () => {
   const { page, added } = await signInThroughTamperedTokenResponse(unsigned);
   expect(page.status).toBe(400);
   expect(page.html).toContain('data-code="invalid_response"');
-  for (const key of added) expect(JSON.parse((await redis.client.get(key))!).claims).toBeUndefined();
+  for (const key of added) expect(JSON.parse((await redis.client.get(key))!).user).toBeUndefined();
 });

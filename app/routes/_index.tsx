@@ -1,6 +1,6 @@
 import { json, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
 import { Form, Link, useLoaderData } from "@remix-run/react";
-import { getSignedInSession, readSignedOutNotice, type SignedOutNotice } from "~/utils/auth.server.ts";
+import { displayName, getSignedInSession, readSignedOutNotice, type SignedOutNotice } from "~/utils/auth.server.ts";
 import { getEnv } from "~/utils/env.server.ts";
 
 export const meta: MetaFunction = () => [{ title: "remix-redis-oidc" }];
@@ -8,10 +8,10 @@ export const meta: MetaFunction = () => [{ title: "remix-redis-oidc" }];
 export async function loader({ request }: LoaderFunctionArgs) {
   const session = await getSignedInSession(request);
   const { notice, setCookie } = session ? { notice: null, setCookie: undefined } : await readSignedOutNotice(request);
-  const claims = session?.get("claims");
+  const user = session?.get("user");
   return json(
     {
-      name: claims ? String(claims.name ?? claims.preferred_username ?? claims.sub) : null,
+      name: user ? displayName(user) : null,
       notice,
       provider: getEnv().oidc.issuer.host,
     },

@@ -1,6 +1,7 @@
 import { json, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
 import { Form, useLoaderData } from "@remix-run/react";
-import { requireSignedInSession } from "~/utils/auth.server.ts";
+import { decodeJwt } from "jose";
+import { displayName, requireSignedInSession } from "~/utils/auth.server.ts";
 
 export const meta: MetaFunction = () => [{ title: "Your session · remix-redis-oidc" }];
 
@@ -9,18 +10,20 @@ const byteLength = (s: string | null | undefined) => (s ? new TextEncoder().enco
 /** Protected: who is signed in and what the session holds (never the raw tokens). */
 export async function loader({ request }: LoaderFunctionArgs) {
   const session = await requireSignedInSession(request);
-  const { idToken, accessToken, refreshToken, claims, flows: _flows, ...times } = session.data;
-  const groups = Array.isArray(claims?.groups) ? claims.groups.map(String) : [];
-  const shownClaims = Object.entries(claims ?? {})
+  const { idToken, accessToken, refreshToken, user, flows: _flows, ...times } = session.data;
+  // The ID token was validated at sign-in and is stored server-side: decoding it here is enough.
+  const claims: Record<string, unknown> = idToken ? decodeJwt(idToken) : {};
+  const groups = Array.isArray(claims.groups) ? claims.groups.map(String) : [];
+  const shownClaims = Object.entries(claims)
     .filter(([name]) => name !== "groups")
     .map(([name, value]) => [name, typeof value === "string" ? value : JSON.stringify(value)] as const);
   return json(
     {
-      name: String(claims?.name ?? claims?.preferred_username ?? claims?.sub),
+      name: user ? displayName(user) : "",
       claims: shownClaims,
       groups,
       times,
-      idTokenExpiresAt: typeof claims?.exp === "number" ? claims.exp : undefined,
+      idTokenExpiresAt: typeof claims.exp === "number" ? claims.exp : undefined,
       tokens: {
         idToken: byteLength(idToken),
         accessToken: byteLength(accessToken),

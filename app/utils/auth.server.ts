@@ -18,6 +18,7 @@ import {
   logoutStateCookie,
   type AppSession,
   type SessionData,
+  type SessionUser,
 } from "./session.server.ts";
 
 /** What a successful callback yields: the data of the new session, where to go, and the session it replaces. */
@@ -67,7 +68,7 @@ function authenticator(): Authenticator<SignIn> {
           returnTo: flow.returnTo,
           previous: loadedForCallback.get(request),
           data: {
-            claims: { ...claims } as SessionData["claims"],
+            user: sessionUser(claims),
             idToken: tokens.id_token,
             accessToken: tokens.access_token,
             refreshToken: tokens.refresh_token,
@@ -84,16 +85,28 @@ function authenticator(): Authenticator<SignIn> {
   return globalThis.__rroAuthenticator;
 }
 
+const text = (value: unknown) => (typeof value === "string" && value ? value : undefined);
+
+/** The identity claims kept in the session (the full set stays in the stored id_token). */
+function sessionUser(claims: Record<string, unknown> & { sub: string }): SessionUser {
+  return { sub: claims.sub, name: text(claims.name), email: text(claims.email), preferredUsername: text(claims.preferred_username) };
+}
+
+/** What to call the person. */
+export function displayName(user: SessionUser): string {
+  return user.name ?? user.preferredUsername ?? user.email ?? user.sub;
+}
+
 export function isSignedIn(session: AppSession): boolean {
   const expiresAt = session.get("expiresAt");
-  return Boolean(session.get("claims")) && typeof expiresAt === "number" && expiresAt > Date.now() / 1000;
+  return Boolean(session.get("user")) && typeof expiresAt === "number" && expiresAt > Date.now() / 1000;
 }
 
 /** The signed-in session of this request, or null. One past its absolute lifetime is deleted on sight. */
 export async function getSignedInSession(request: Request): Promise<AppSession | null> {
   const session = await getSession(request);
   if (isSignedIn(session)) return session;
-  if (session.get("claims")) await destroySession(session);
+  if (session.get("user")) await destroySession(session);
   return null;
 }
 

@@ -18,9 +18,16 @@ export interface OidcFlow {
   createdAt: number;
 }
 
+/** Who is signed in: the identity claims of the ID token. The rest of its claims are read from `idToken` where shown. */
+export interface SessionUser {
+  sub: string;
+  name?: string;
+  email?: string;
+  preferredUsername?: string;
+}
+
 export interface SessionData {
-  /** The ID token's claims (sub, name, email, groups, sid, …). */
-  claims?: Record<string, unknown> & { sub: string };
+  user?: SessionUser;
   idToken?: string;
   accessToken?: string;
   refreshToken?: string;
