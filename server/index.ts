@@ -76,9 +76,13 @@ async function probeProvider(env: Env) {
 async function main() {
   const env = loadConfiguration();
   if (!env.isProduction) await startDevelopmentServices(env);
-  const redis = await checkRedisAtStartup(env.redisUrl);
-  if (redis.problem) throw new Error(redis.problem);
-  if (redis.warning) console.error(`[server] WARNING: ${redis.warning}`);
+  if (env.sessionStore === "redis") {
+    const redis = await checkRedisAtStartup(env.redisUrl);
+    if (redis.problem) throw new Error(redis.problem);
+    if (redis.warning) console.error(`[server] WARNING: ${redis.warning}`);
+  } else {
+    log("SESSION_STORE=cookie: sessions live in the cookie, tokens included (the design this project replaces; for comparison)");
+  }
   if (env.sessionSecretGenerated) {
     log("SESSION_SECRET is not set: using a random one, so sessions end when the server restarts (npm run setup writes one to .env)");
   }

@@ -16,6 +16,7 @@ import {
   FLOW_MAX_AGE,
   getSession,
   logoutStateCookie,
+  SessionTooLargeError,
   type AppSession,
   type SessionData,
   type SessionUser,
@@ -144,10 +145,14 @@ export async function completeSignIn(request: Request): Promise<Response> {
   }
   const { data, returnTo, previous } = signIn;
   await destroySession(previous ?? (await getSession(request)));
-  const session = createSession<SessionData>(data);
-  return redirect(returnTo, {
-    headers: { "Set-Cookie": await commitSession(session), "Cache-Control": "no-store" },
-  });
+  let setCookie: string;
+  try {
+    setCookie = await commitSession(createSession<SessionData>(data));
+  } catch (error) {
+    if (error instanceof SessionTooLargeError) throw new SignInError("session_too_large", error.message, 500, { cause: error });
+    throw error;
+  }
+  return redirect(returnTo, { headers: { "Set-Cookie": setCookie, "Cache-Control": "no-store" } });
 }
 
 /**

@@ -37,6 +37,7 @@ const schema = z.object({
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   APP_URL: optionalUrl,
+  SESSION_STORE: z.enum(["redis", "cookie"]).default("redis"),
   SESSION_SECRET: z.string().optional(),
   SESSION_MAX_AGE: seconds(8 * 60 * 60),
   SESSION_IDLE_TIMEOUT: seconds(30 * 60),
@@ -67,6 +68,8 @@ export interface Env {
   isProduction: boolean;
   port: number;
   appUrl: URL;
+  /** `redis`: the session in Redis, an id in the cookie (this project). `cookie`: everything in the cookie (the design it replaces). */
+  sessionStore: "redis" | "cookie";
   /** First signs, all verify. */
   sessionSecrets: string[];
   /** True when no SESSION_SECRET was given and one was generated (development only). */
@@ -124,7 +127,7 @@ export function parseEnv(
 
   if (isProduction) {
     require("APP_URL", v.APP_URL, "the public URL of the app, e.g. https://app.example.com");
-    require("REDIS_URL", v.REDIS_URL, "e.g. redis://:password@redis.internal:6379/0");
+    if (v.SESSION_STORE === "redis") require("REDIS_URL", v.REDIS_URL, "e.g. redis://:password@redis.internal:6379/0");
     require(
       "OIDC_ISSUER",
       v.OIDC_ISSUER,
@@ -176,12 +179,13 @@ export function parseEnv(
     isProduction,
     port: v.PORT,
     appUrl,
+    sessionStore: v.SESSION_STORE,
     sessionSecrets,
     sessionSecretGenerated,
     sessionMaxAge: v.SESSION_MAX_AGE,
     sessionIdleTimeout: Math.min(v.SESSION_IDLE_TIMEOUT, v.SESSION_MAX_AGE),
     redisUrl: v.REDIS_URL ?? DEV_REDIS_URL,
-    useLocalRedis: !v.REDIS_URL,
+    useLocalRedis: !v.REDIS_URL && v.SESSION_STORE === "redis",
     redisKeyPrefix: v.REDIS_KEY_PREFIX,
     oidc: {
       issuer,

@@ -25,7 +25,8 @@ export type SignInErrorCode =
   | "missing_code"
   | "token_exchange_failed"
   | "invalid_response"
-  | "provider_unavailable";
+  | "provider_unavailable"
+  | "session_too_large";
 
 /** A sign-in that cannot complete; `message` is safe to show to the person. */
 export class SignInError extends Error {

@@ -1,9 +1,18 @@
 /**
- * Where the session is stored: the session cookie and the Redis session
- * storage, plus `getSession`/`commitSession`/`destroySession` that map a Redis
- * outage to a 503 response and never reuse an id whose record is gone.
+ * Where the session is stored: the session cookie and the session storage —
+ * Redis (SESSION_STORE=redis, the default), or the cookie itself
+ * (SESSION_STORE=cookie, the design this project replaces, kept for
+ * comparison) — plus `getSession`/`commitSession`/`destroySession` that map a
+ * Redis outage to a 503 response and never reuse an id whose record is gone.
  */
-import { createCookie, createSession, json, type Session, type SessionStorage } from "@remix-run/node";
+import {
+  createCookie,
+  createCookieSessionStorage,
+  createSession,
+  json,
+  type Session,
+  type SessionStorage,
+} from "@remix-run/node";
 import { getEnv } from "./env.server.ts";
 import { createRedisSessionStorage } from "./redis-session-storage.server.ts";
 import { RedisCommandError, RedisUnavailableError, withRedis } from "./redis.server.ts";
@@ -70,14 +79,30 @@ declare global {
 function sessionStorage(): SessionStorage<SessionData> {
   if (!globalThis.__rroSessionStorage) {
     const env = getEnv();
-    globalThis.__rroSessionStorage = createRedisSessionStorage<SessionData>({
-      cookie: createCookie(cookieName("rro_sid"), { ...cookieOptions(), maxAge: env.sessionMaxAge }),
-      redis: withRedis,
-      prefix: env.redisKeyPrefix,
-      idleTimeout: env.sessionIdleTimeout,
-    });
+    const cookie = createCookie(cookieName("rro_sid"), { ...cookieOptions(), maxAge: env.sessionMaxAge });
+    globalThis.__rroSessionStorage =
+      env.sessionStore === "cookie"
+        ? createCookieSessionStorage<SessionData>({ cookie })
+        : createRedisSessionStorage<SessionData>({
+            cookie,
+            redis: withRedis,
+            prefix: env.redisKeyPrefix,
+            idleTimeout: env.sessionIdleTimeout,
+          });
   }
   return globalThis.__rroSessionStorage;
+}
+
+/** The cookie design's limit: Remix refuses to commit a session cookie past 4096 bytes, the browsers' limit. */
+export class SessionTooLargeError extends Error {
+  readonly code = "session_too_large";
+  constructor(readonly bytes: number) {
+    super(
+      `The session (${bytes} bytes as a cookie) does not fit in a cookie: browsers keep at most 4096 bytes. ` +
+        "That is the limit of the cookie-based design (SESSION_STORE=cookie); the Redis design (SESSION_STORE=redis, the default) has none.",
+    );
+    this.name = "SessionTooLargeError";
+  }
 }
 
 /** Short-lived cookie holding the `state` of an RP-initiated logout until the provider sends the browser back. */
@@ -101,6 +126,8 @@ async function mapErrors<T>(work: () => Promise<T>): Promise<T> {
     return await work();
   } catch (error) {
     if (error instanceof RedisUnavailableError) throw unavailable(error);
+    const tooLarge = error instanceof Error && /Cookie length will exceed browser maximum\. Length: (\d+)/.exec(error.message);
+    if (tooLarge) throw new SessionTooLargeError(Number(tooLarge[1]));
     throw error;
   }
 }
