@@ -4,6 +4,7 @@
 # SESSION_SECRET. Safe to run again: it only installs what is missing.
 #   - redis-server (Debian package): the local Redis for `npm run dev` and the tests
 #   - chromium (Debian package): the browser tests
+#   - nginx (Debian package): the proxy tests and `npm run compare` (started on loopback with a generated config)
 # As root it uses apt-get; with password-less sudo, sudo apt-get; otherwise it
 # says what to run (and on macOS, what to install with Homebrew).
 set -euo pipefail
@@ -25,6 +26,7 @@ have_chromium() {
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 have_chromium || missing+=(chromium)
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 
 if [ ${#missing[@]} -gt 0 ]; then
   apt_install() {
@@ -42,6 +44,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(uname -s)" = "Darwin" ]; then
       say "  brew install redis                     # local Redis for npm run dev and the tests"
       say "  brew install --cask chromium           # browser tests; then export CHROMIUM_PATH=\"/Applications/Chromium.app/Contents/MacOS/Chromium\""
+      say "  brew install nginx                     # proxy tests and npm run compare"
     else
       say "  sudo apt-get update && sudo apt-get install -y ${missing[*]}"
     fi

@@ -119,11 +119,13 @@ export async function startStack(
   options: {
     appEnv?: Record<string, string> | ((provider: DevProvider) => Record<string, string>);
     providerOptions?: { rpInitiatedLogout?: boolean; httpPostMethods?: boolean; tokenEndpointAuthMethod?: "client_secret_basic" | "client_secret_post" };
+    /** The port of a proxy in front of the app: APP_URL and the registered URIs use it. */
+    publicPort?: number;
   } = {},
 ): Promise<Stack> {
   const redis = await startTestRedis();
   const appPort = await freePort();
-  const appUrl = `http://localhost:${appPort}`;
+  const appUrl = `http://localhost:${options.publicPort ?? appPort}`;
   const provider = await startDevProvider({
     port: 0,
     client: {
@@ -138,7 +140,7 @@ export async function startStack(
     log: () => {},
   });
   const appEnv = typeof options.appEnv === "function" ? options.appEnv(provider) : options.appEnv;
-  const app = await startApp({ REDIS_URL: redis.url, OIDC_ISSUER: provider.issuer, ...appEnv }, appPort);
+  const app = await startApp({ REDIS_URL: redis.url, OIDC_ISSUER: provider.issuer, APP_URL: appUrl, ...appEnv }, appPort);
   return {
     app,
     redis,
