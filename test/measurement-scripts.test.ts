@@ -1,0 +1,58 @@
+/**
+ * `npm run compare` and `npm run bench` in their quick modes: they run end to
+ * end against the real parts and write reports whose figures say what the
+ * designs do. (The figures of a full run are in docs/compare/.)
+ */
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, expect, it } from "vitest";
+
+const out = mkdtempSync(path.join(os.tmpdir(), "rro-reports-"));
+afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+function run(script: string, env: Record<string, string>) {
+  const result = spawnSync(process.execPath, ["--import", "tsx", script], {
+    cwd: path.resolve(import.meta.dirname, ".."),
+    env: { ...process.env, ...env },
+    encoding: "utf8",
+    timeout: 170_000,
+  });
+  expect(result.status, `${result.stdout}\n${result.stderr}`).toBe(0);
+}
+
+it("compare: writes the report, JSON and chart, with the designs' real behaviour", { timeout: 180_000 }, () => {
+  run("scripts/compare.ts", { COMPARE_QUICK: "1", COMPARE_OUT: out });
+  const report = JSON.parse(readFileSync(path.join(out, "compare-report.json"), "utf8"));
+  expect(report.cookie_bytes.redis_max_cookie_header).toBeLessThan(200);
+  expect(report.cookie_bytes.cookie_design_max_needed_cookie_header).toBeGreaterThan(4096);
+  expect(report.throughput.ratio_redis_vs_cookie).toBeGreaterThan(0);
+  expect(report.throughput.ratio_redis_vs_ceiling).toBeGreaterThan(0);
+  for (const name of ["ceiling", "cookie", "redis"]) {
+    expect(report.throughput[name].non_2xx).toBe(0);
+    expect(report.throughput[name].requests_per_s).toBeGreaterThan(0);
+  }
+  const at50 = report.sizes.find((s: { groups: number }) => s.groups === 50);
+  expect(at50.cookie.signin_error).toBe("session_too_large");
+  expect(at50.cookie.chromium.needed_cookie_kept).toBe(false);
+  expect(at50.redis.chromium.signed_in).toBe(true);
+  expect(report.revocation.cookie.signed_in_after_logout).toBe(true);
+  expect(report.revocation.redis.signed_in_after_logout).toBe(false);
+  expect(readFileSync(path.join(out, "compare-chart.svg"), "utf8")).toMatch(/^<svg[\s\S]*<\/svg>\n$/);
+  expect(readFileSync(path.join(out, "compare-report.md"), "utf8")).toContain("Redis / cookie");
+});
+
+it("bench: fills Redis and reports requests/s and memory per session", { timeout: 180_000 }, () => {
+  run("scripts/bench.ts", { BENCH_QUICK: "1", BENCH_OUT: out });
+  const report = JSON.parse(readFileSync(path.join(out, "bench-report.json"), "utf8"));
+  expect(report.levels.map((l: { sessions: number }) => l.sessions)).toEqual([1_000, 10_000]);
+  for (const level of report.levels) {
+    expect(level.requests_per_s).toBeGreaterThan(0);
+    expect(level.non_2xx).toBe(0);
+    // A session costs at least its JSON, and not absurdly more.
+    expect(level.memory_per_session_bytes).toBeGreaterThan(report.settings.record_bytes);
+    expect(level.memory_per_session_bytes).toBeLessThan(report.settings.record_bytes * 3);
+  }
+  expect(existsSync(path.join(out, "bench-report.md"))).toBe(true);
+});
