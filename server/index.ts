@@ -48,6 +48,7 @@ async function startDevelopmentServices(env: Env) {
         clientSecret: env.oidc.clientSecret,
         redirectUris: [env.oidc.redirectUri.href],
         postLogoutRedirectUris: [env.oidc.postLogoutRedirectUri.href],
+        backchannelLogoutUri: new URL("/auth/backchannel-logout", env.appUrl).href,
         tokenEndpointAuthMethod: env.oidc.tokenAuthMethod,
       },
       log: (line) => console.log(`[dev-oidc] ${line}`),

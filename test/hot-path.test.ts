@@ -47,11 +47,12 @@ it("serves a signed-in request that changes nothing with one GETEX, no write, no
   expect(await commandCalls()).toEqual({ getex: 5 });
 });
 
-it("a change to the session is what writes: sign-in is one read, one delete, one write", async () => {
+it("a change to the session is what writes: sign-in is one read, one delete, one transaction", async () => {
   const browser = new Browser();
   const loginForm = await startSignIn(browser, stack.app.url);
   await stack.redis.client.config("RESETSTAT");
   await submitLogin(browser, loginForm, "alice", "alice-password");
-  // Callback: GETEX (flow), DEL (pre-sign-in record), SET (new session); then GETEX for /account.
-  expect(await commandCalls()).toEqual({ getex: 2, del: 1, set: 1 });
+  // Callback: GETEX (flow), DEL (pre-sign-in record), then one MULTI that creates the session (SET NX)
+  // and adds it to its sub and sid indexes (ZADD, prune, EXPIRE each); then GETEX for /account.
+  expect(await commandCalls()).toEqual({ getex: 2, del: 1, multi: 1, set: 1, zadd: 2, zremrangebyscore: 2, expire: 2, exec: 1 });
 });

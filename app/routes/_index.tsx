@@ -15,7 +15,7 @@ export async function loader({ request }: LoaderFunctionArgs) {
       notice,
       provider: getEnv().oidc.issuer.host,
     },
-    { headers: setCookie ? { "Set-Cookie": setCookie, "Cache-Control": "no-store" } : { "Cache-Control": "no-store" } },
+    { headers: setCookie ? { "Set-Cookie": setCookie } : {} },
   );
 }
 

@@ -17,23 +17,20 @@ export async function loader({ request }: LoaderFunctionArgs) {
   const shownClaims = Object.entries(claims)
     .filter(([name]) => name !== "groups")
     .map(([name, value]) => [name, typeof value === "string" ? value : JSON.stringify(value)] as const);
-  return json(
-    {
-      name: user ? displayName(user) : "",
-      claims: shownClaims,
-      groups,
-      times,
-      idTokenExpiresAt: typeof claims.exp === "number" ? claims.exp : undefined,
-      tokens: {
-        idToken: byteLength(idToken),
-        accessToken: byteLength(accessToken),
-        refreshToken: byteLength(refreshToken),
-      },
-      cookieHeaderBytes: byteLength(request.headers.get("Cookie")),
-      recordBytes: byteLength(JSON.stringify(session.data)),
+  return json({
+    name: user ? displayName(user) : "",
+    claims: shownClaims,
+    groups,
+    times,
+    idTokenExpiresAt: typeof claims.exp === "number" ? claims.exp : undefined,
+    tokens: {
+      idToken: byteLength(idToken),
+      accessToken: byteLength(accessToken),
+      refreshToken: byteLength(refreshToken),
     },
-    { headers: { "Cache-Control": "no-store" } },
-  );
+    cookieHeaderBytes: byteLength(request.headers.get("Cookie")),
+    recordBytes: byteLength(JSON.stringify(session.data)),
+  });
 }
 
 const time = (epochSeconds: number | undefined) => (epochSeconds ? new Date(epochSeconds * 1000).toISOString() : "—");

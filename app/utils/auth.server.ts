@@ -152,7 +152,7 @@ export async function completeSignIn(request: Request): Promise<Response> {
     if (error instanceof SessionTooLargeError) throw new SignInError("session_too_large", error.message, 500, { cause: error });
     throw error;
   }
-  return redirect(returnTo, { headers: { "Set-Cookie": setCookie, "Cache-Control": "no-store" } });
+  return redirect(returnTo, { headers: { "Set-Cookie": setCookie } });
 }
 
 /**
@@ -163,7 +163,7 @@ export async function completeSignIn(request: Request): Promise<Response> {
  */
 export async function logout(request: Request): Promise<Response> {
   const session = await getSession(request);
-  const headers = new Headers({ "Cache-Control": "no-store" });
+  const headers = new Headers();
   if (!isSignedIn(session)) {
     if (session.id) headers.append("Set-Cookie", await destroySession(session));
     return redirect("/?logout=no-session", { headers });
@@ -199,7 +199,7 @@ export async function logout(request: Request): Promise<Response> {
 export function signInFailure(error: unknown) {
   if (!(error instanceof SignInError)) throw error;
   console.error(`[sign-in] ${error.code}: ${error.cause instanceof Error ? error.cause.message : error.message}`);
-  return json({ code: error.code, message: error.message }, { status: error.status, headers: { "Cache-Control": "no-store" } });
+  return json({ code: error.code, message: error.message }, { status: error.status });
 }
 
 export type SignedOutNotice =

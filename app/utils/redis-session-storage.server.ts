@@ -13,7 +13,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { createSessionStorage, type Cookie, type SessionData, type SessionStorage } from "@remix-run/node";
-import type { Redis } from "ioredis";
+import type { ChainableCommander, Redis } from "ioredis";
 
 export const SESSION_ID_PATTERN = /^[A-Za-z0-9_-]{22}$/;
 
@@ -21,7 +21,7 @@ export function newSessionId(): string {
   return randomBytes(16).toString("base64url");
 }
 
-export interface RedisSessionStorageOptions {
+export interface RedisSessionStorageOptions<Data = SessionData> {
   cookie: Cookie;
   /** Runs a command against Redis, mapping connection failures (see redis.server.ts). */
   redis: <T>(operation: (redis: Redis) => Promise<T>) => Promise<T>;
@@ -29,6 +29,8 @@ export interface RedisSessionStorageOptions {
   prefix: string;
   /** Sliding idle timeout, in seconds. */
   idleTimeout: number;
+  /** Adds commands to the transaction that creates a session (e.g. index entries), so they land together. */
+  onCreate?: (transaction: ChainableCommander, id: string, data: Data) => void;
 }
 
 export function ttlSeconds(idleTimeout: number, expires: Date | undefined, now = Date.now()): number {
@@ -37,7 +39,7 @@ export function ttlSeconds(idleTimeout: number, expires: Date | undefined, now =
 }
 
 export function createRedisSessionStorage<Data = SessionData, FlashData = Data>(
-  options: RedisSessionStorageOptions,
+  options: RedisSessionStorageOptions<Data>,
 ): SessionStorage<Data, FlashData> {
   const { redis, prefix, idleTimeout } = options;
   const key = (id: string) => `${prefix}sess:${id}`;
@@ -50,7 +52,11 @@ export function createRedisSessionStorage<Data = SessionData, FlashData = Data>(
       for (;;) {
         const id = newSessionId();
         if (ttl <= 0) return id; // already expired: nothing to store
-        const created = await redis((r) => r.set(key(id), body, "EX", ttl, "NX"));
+        const created = await redis(async (r) => {
+          const transaction = r.multi().set(key(id), body, "EX", ttl, "NX");
+          options.onCreate?.(transaction, id, data as Data);
+          return (await transaction.exec())?.[0]?.[1];
+        });
         if (created) return id; // a 128-bit collision is not expected; retry if it happens
       }
     },

@@ -16,6 +16,7 @@ import {
 import { getEnv } from "./env.server.ts";
 import { createRedisSessionStorage } from "./redis-session-storage.server.ts";
 import { RedisCommandError, RedisUnavailableError, withRedis } from "./redis.server.ts";
+import { addToIndexes, removeFromIndexes } from "./session-index.server.ts";
 
 /** One sign-in in progress (one per browser tab), kept until the callback. */
 export interface OidcFlow {
@@ -88,6 +89,7 @@ function sessionStorage(): SessionStorage<SessionData> {
             redis: withRedis,
             prefix: env.redisKeyPrefix,
             idleTimeout: env.sessionIdleTimeout,
+            onCreate: addToIndexes,
           });
   }
   return globalThis.__rroSessionStorage;
@@ -117,7 +119,7 @@ function unavailable(error: RedisUnavailableError): Response {
       code: error.code,
       message: "The session store is unreachable right now. Nothing was changed; please try again in a moment.",
     },
-    { status: 503, headers: { "Retry-After": "5", "Cache-Control": "no-store" } },
+    { status: 503, headers: { "Retry-After": "5" } },
   );
 }
 
@@ -158,5 +160,8 @@ export function commitSession(session: AppSession, options?: { maxAge?: number }
 }
 
 export function destroySession(session: AppSession): Promise<string> {
-  return mapErrors(() => sessionStorage().destroySession(session));
+  return mapErrors(async () => {
+    if (getEnv().sessionStore === "redis") await removeFromIndexes(session.id, session.data);
+    return sessionStorage().destroySession(session);
+  });
 }

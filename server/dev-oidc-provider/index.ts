@@ -25,6 +25,8 @@ export interface DevProviderOptions {
     redirectUris: string[];
     postLogoutRedirectUris: string[];
     tokenEndpointAuthMethod?: "client_secret_basic" | "client_secret_post"; // default client_secret_basic
+    /** Back-Channel Logout: where the provider POSTs logout tokens (sid included in ID tokens). */
+    backchannelLogoutUri?: string;
   };
   /** Where to print the provider's own log lines; default console.log. */
   log?: (line: string) => void;
@@ -34,6 +36,8 @@ export interface DevProviderOptions {
   issuer?: string;
   /** Accept POST at the end-session endpoint (needs SameSite=None cookies: HTTP-level tests only). Default false. */
   httpPostMethods?: boolean;
+  /** A private signing JWK (RS256, with kid) instead of a fresh one: lets tests sign their own tokens. */
+  signingKey?: import("oidc-provider").JWK;
 }
 
 export interface DevProvider {
@@ -96,7 +100,7 @@ export async function startDevProvider(options: DevProviderOptions): Promise<Dev
   const issuer = options.issuer ?? `http://${HOST}:${address.port}`;
 
   try {
-    const provider = createProvider({ issuer, client: options.client, log, rpInitiatedLogout: options.rpInitiatedLogout, httpPostMethods: options.httpPostMethods });
+    const provider = createProvider({ issuer, client: options.client, log, rpInitiatedLogout: options.rpInitiatedLogout, httpPostMethods: options.httpPostMethods, signingKey: options.signingKey });
 
     const app = express();
     app.disable("x-powered-by");

@@ -43,6 +43,7 @@ try {
       clientSecret: env("OIDC_CLIENT_SECRET", "dev-client-secret-change-me"),
       redirectUris: [env("OIDC_REDIRECT_URI", "http://localhost:3000/auth/callback")],
       postLogoutRedirectUris: [env("OIDC_POST_LOGOUT_REDIRECT_URI", "http://localhost:3000/")],
+      backchannelLogoutUri: env("OIDC_BACKCHANNEL_LOGOUT_URI", "http://localhost:3000/auth/backchannel-logout"),
       tokenEndpointAuthMethod: authMethod,
     },
   });

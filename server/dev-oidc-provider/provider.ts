@@ -28,6 +28,8 @@ export interface DevClientConfig {
   redirectUris: string[];
   postLogoutRedirectUris: string[];
   tokenEndpointAuthMethod?: "client_secret_basic" | "client_secret_post";
+  /** OpenID Connect Back-Channel Logout 1.0: where the provider POSTs logout tokens (with `sid` required). */
+  backchannelLogoutUri?: string;
 }
 
 export interface CreateProviderOptions {
@@ -43,6 +45,8 @@ export interface CreateProviderOptions {
    * https: for HTTP-level tests, not for a browser on http. Default off.
    */
   httpPostMethods?: boolean;
+  /** A private signing JWK to use instead of a fresh one (tests sign their own logout tokens with it). */
+  signingKey?: JWK;
 }
 
 /** A fresh RSA-2048 private signing JWK (RS256). Tokens do not survive a restart. */
@@ -126,7 +130,7 @@ const ERROR_EVENTS = [
   "pushed_authorization_request.error",
 ] as const;
 
-export function createProvider({ issuer, client, log, rpInitiatedLogout = true, httpPostMethods = false }: CreateProviderOptions): Provider {
+export function createProvider({ issuer, client, log, rpInitiatedLogout = true, httpPostMethods = false, signingKey }: CreateProviderOptions): Provider {
   const configuration: Configuration = {
     clients: [
       {
@@ -137,10 +141,20 @@ export function createProvider({ issuer, client, log, rpInitiatedLogout = true, 
         response_types: ["code"],
         redirect_uris: client.redirectUris,
         post_logout_redirect_uris: client.postLogoutRedirectUris,
+        ...(client.backchannelLogoutUri
+          ? { backchannel_logout_uri: client.backchannelLogoutUri, backchannel_logout_session_required: true }
+          : {}),
         token_endpoint_auth_method: client.tokenEndpointAuthMethod ?? "client_secret_basic",
       },
     ],
-    jwks: { keys: [generateSigningKey()] },
+    jwks: { keys: [signingKey ?? generateSigningKey()] },
+    // oidc-provider refuses outgoing requests to special-use addresses (SSRF protection),
+    // loopback included; this development provider only ever calls apps on this machine
+    // (back-channel logout), so its requests go out without that dispatcher.
+    fetch: (url: string | URL | Request, options?: RequestInit) => {
+      const { dispatcher: _ssrfGuard, ...rest } = (options ?? {}) as RequestInit & { dispatcher?: unknown };
+      return globalThis.fetch(url, rest);
+    },
     cookies: {
       keys: [randomBytes(32).toString("base64url")],
       ...(httpPostMethods ? { long: { httpOnly: true, sameSite: "none" as const } } : {}),
@@ -155,6 +169,7 @@ export function createProvider({ issuer, client, log, rpInitiatedLogout = true, 
     // like Keycloak and Entra ID do.
     conformIdTokenClaims: false,
     features: {
+      backchannelLogout: { enabled: true },
       devInteractions: { enabled: false },
       rpInitiatedLogout: {
         enabled: rpInitiatedLogout,
@@ -220,6 +235,10 @@ export function createProvider({ issuer, client, log, rpInitiatedLogout = true, 
       log(`[dev-oidc] ${event} on ${ctx.method} ${ctx.path}: ${what}`);
     });
   }
+
+  emitter.on("backchannel.error", (_ctx: unknown, err: Error, client: { clientId: string }) => {
+    log(`[dev-oidc] back-channel logout to ${client.clientId} failed: ${err.message}`);
+  });
 
   return provider;
 }

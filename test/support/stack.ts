@@ -118,7 +118,12 @@ export interface Stack {
 export async function startStack(
   options: {
     appEnv?: Record<string, string> | ((provider: DevProvider) => Record<string, string>);
-    providerOptions?: { rpInitiatedLogout?: boolean; httpPostMethods?: boolean; tokenEndpointAuthMethod?: "client_secret_basic" | "client_secret_post" };
+    providerOptions?: {
+      rpInitiatedLogout?: boolean;
+      httpPostMethods?: boolean;
+      tokenEndpointAuthMethod?: "client_secret_basic" | "client_secret_post";
+      signingKey?: import("oidc-provider").JWK;
+    };
     /** The port of a proxy in front of the app: APP_URL and the registered URIs use it. */
     publicPort?: number;
   } = {},
@@ -133,11 +138,13 @@ export async function startStack(
       clientSecret: CLIENT_SECRET,
       redirectUris: [`${appUrl}/auth/callback`],
       postLogoutRedirectUris: [`${appUrl}/`],
+      backchannelLogoutUri: `${appUrl}/auth/backchannel-logout`,
       tokenEndpointAuthMethod: options.providerOptions?.tokenEndpointAuthMethod,
     },
     rpInitiatedLogout: options.providerOptions?.rpInitiatedLogout,
     httpPostMethods: options.providerOptions?.httpPostMethods,
-    log: () => {},
+    signingKey: options.providerOptions?.signingKey,
+    log: process.env.DEBUG_PROVIDER ? console.log : () => {},
   });
   const appEnv = typeof options.appEnv === "function" ? options.appEnv(provider) : options.appEnv;
   const app = await startApp({ REDIS_URL: redis.url, OIDC_ISSUER: provider.issuer, APP_URL: appUrl, ...appEnv }, appPort);
