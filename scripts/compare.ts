@@ -57,6 +57,8 @@ const provider = await startDevProvider({
     clientSecret: CLIENT_SECRET,
     redirectUris: DESIGNS.map((d) => `${appUrl(d)}/auth/callback`),
     postLogoutRedirectUris: DESIGNS.map((d) => `${appUrl(d)}/`),
+    // As the app is registered for real: with back-channel logout, so ID tokens carry `sid` (and the session holds it).
+    backchannelLogoutUri: `${appUrl("redis")}/auth/backchannel-logout`,
   },
   log: () => {},
 });

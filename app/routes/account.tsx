@@ -1,7 +1,7 @@
 import { json, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
 import { Form, useLoaderData } from "@remix-run/react";
 import { decodeJwt } from "jose";
-import { displayName, requireSignedInSession } from "~/utils/auth.server.ts";
+import { displayName, requireSignedInSession, sessionToken } from "~/utils/auth.server.ts";
 
 export const meta: MetaFunction = () => [{ title: "Your session · remix-redis-oidc" }];
 
@@ -10,7 +10,8 @@ const byteLength = (s: string | null | undefined) => (s ? new TextEncoder().enco
 /** Protected: who is signed in and what the session holds (never the raw tokens). */
 export async function loader({ request }: LoaderFunctionArgs) {
   const session = await requireSignedInSession(request);
-  const { idToken, accessToken, refreshToken, user, flows: _flows, ...times } = session.data;
+  const { idToken: _i, accessToken: _a, refreshToken: _r, user, flows: _flows, ...times } = session.data;
+  const [idToken, accessToken, refreshToken] = (["idToken", "accessToken", "refreshToken"] as const).map((f) => sessionToken(session, f));
   // The ID token was validated at sign-in and is stored server-side: decoding it here is enough.
   const claims: Record<string, unknown> = idToken ? decodeJwt(idToken) : {};
   const groups = Array.isArray(claims.groups) ? claims.groups.map(String) : [];

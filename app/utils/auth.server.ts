@@ -10,6 +10,7 @@ import { getEnv } from "./env.server.ts";
 import { buildEndSession, getOidcConfig, ProviderUnavailableError, type EndSession } from "./oidc.server.ts";
 import { OidcStrategy, SignInError, type FlowStore } from "./oidc-strategy.server.ts";
 import { safeRedirectPath } from "./safe-redirect.ts";
+import { openToken, sealToken, TokenDecryptionError } from "./token-encryption.server.ts";
 import {
   commitSession,
   destroySession,
@@ -70,9 +71,9 @@ function authenticator(): Authenticator<SignIn> {
           previous: loadedForCallback.get(request),
           data: {
             user: sessionUser(claims),
-            idToken: tokens.id_token,
-            accessToken: tokens.access_token,
-            refreshToken: tokens.refresh_token,
+            idToken: seal("idToken", tokens.id_token),
+            accessToken: seal("accessToken", tokens.access_token),
+            refreshToken: seal("refreshToken", tokens.refresh_token),
             accessTokenExpiresAt: tokens.expires_in ? now + tokens.expires_in : undefined,
             sid: typeof claims.sid === "string" ? claims.sid : undefined,
             signedInAt: now,
@@ -84,6 +85,27 @@ function authenticator(): Authenticator<SignIn> {
     globalThis.__rroAuthenticator = new Authenticator<SignIn>().use(strategy, "oidc");
   }
   return globalThis.__rroAuthenticator;
+}
+
+type TokenField = "idToken" | "accessToken" | "refreshToken";
+
+/** Seals a token for storage when TOKEN_ENCRYPTION_KEYS is set. */
+function seal(field: TokenField, value: string | undefined): string | undefined {
+  const [key] = getEnv().tokenEncryptionKeys;
+  return value && key ? sealToken(key, field, value) : value;
+}
+
+/** A stored token, opened (tokens stay sealed in the session until used). Undefined when it cannot be opened, which is logged. */
+export function sessionToken(session: AppSession, field: TokenField): string | undefined {
+  const value = session.get(field);
+  if (!value) return undefined;
+  try {
+    return openToken(getEnv().tokenEncryptionKeys, field, value);
+  } catch (error) {
+    if (!(error instanceof TokenDecryptionError)) throw error;
+    console.error(`[session] ${error.message}`);
+    return undefined;
+  }
 }
 
 const text = (value: unknown) => (typeof value === "string" && value ? value : undefined);
@@ -172,7 +194,7 @@ export async function logout(request: Request): Promise<Response> {
   let endSession: EndSession | { kind: "provider-unreachable" };
   try {
     const config = getEnv().oidc.endSessionUrl ? undefined : await getOidcConfig();
-    endSession = buildEndSession(config, session.get("idToken"));
+    endSession = buildEndSession(config, sessionToken(session, "idToken"));
   } catch (error) {
     if (!(error instanceof ProviderUnavailableError)) throw error;
     console.error(`[logout] ${error.message}`);

@@ -6,6 +6,7 @@
  * process and throws an `EnvError` whose message says what to set.
  */
 import { z } from "zod";
+import { parseEncryptionKeys, type EncryptionKey } from "./token-encryption.server.ts";
 
 const DEV_ISSUER_PORT = 4000;
 const DEV_REDIS_URL = "redis://127.0.0.1:6380";
@@ -41,6 +42,7 @@ const schema = z.object({
   SESSION_SECRET: z.string().optional(),
   SESSION_MAX_AGE: seconds(8 * 60 * 60),
   SESSION_IDLE_TIMEOUT: seconds(30 * 60),
+  TOKEN_ENCRYPTION_KEYS: z.string().optional(),
   REDIS_URL: optionalUrl,
   REDIS_KEY_PREFIX: z.string().min(1).default("rro:"),
   OIDC_ISSUER: optionalUrl,
@@ -75,6 +77,8 @@ export interface Env {
   /** True when no SESSION_SECRET was given and one was generated (development only). */
   sessionSecretGenerated: boolean;
   sessionMaxAge: number;
+  /** AES-256-GCM keys for tokens at rest; the first seals, all open. Empty: tokens stored as they are. */
+  tokenEncryptionKeys: EncryptionKey[];
   sessionIdleTimeout: number;
   redisUrl: string;
   /** True when REDIS_URL was not given: development starts the local Redis from redis/. */
@@ -173,6 +177,9 @@ export function parseEnv(
     problems.push(`OIDC_SCOPES: "${v.OIDC_SCOPES}" must include "openid"`);
   }
 
+  const encryption = parseEncryptionKeys(v.TOKEN_ENCRYPTION_KEYS);
+  problems.push(...encryption.problems);
+
   if (problems.length) throw new EnvError(problems);
 
   return {
@@ -183,6 +190,7 @@ export function parseEnv(
     sessionSecrets,
     sessionSecretGenerated,
     sessionMaxAge: v.SESSION_MAX_AGE,
+    tokenEncryptionKeys: encryption.keys,
     sessionIdleTimeout: Math.min(v.SESSION_IDLE_TIMEOUT, v.SESSION_MAX_AGE),
     redisUrl: v.REDIS_URL ?? DEV_REDIS_URL,
     useLocalRedis: !v.REDIS_URL && v.SESSION_STORE === "redis",

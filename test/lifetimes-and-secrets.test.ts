@@ -1,0 +1,109 @@
+/**
+ * Session lifetimes (sliding idle timeout, absolute lifetime), SESSION_SECRET
+ * rotation, and tokens encrypted at rest with key rotation: with short values,
+ * against the real stack.
+ */
+import { randomBytes } from "node:crypto";
+import { afterAll, describe, expect, it } from "vitest";
+import { Browser } from "./support/browser.ts";
+import { confirmProviderLogout, postLogout, SESSION_COOKIE, signIn } from "./support/flows.ts";
+import { sessionKey } from "./support/redis-keys.ts";
+import { startApp, startStack, type Stack } from "./support/stack.ts";
+
+const stacks: Stack[] = [];
+afterAll(async () => {
+  for (const stack of stacks) await stack.stop();
+});
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const status = async (browser: Browser, stack: Stack) => (await browser.request(`${stack.app.url}/account`)).status;
+
+/** Restarts the stack's app with other variables, on the same port (so the registered URIs still match). */
+async function restartApp(stack: Stack, env: Record<string, string>) {
+  await stack.app.stop();
+  stack.app = await startApp({ REDIS_URL: stack.redis.url, OIDC_ISSUER: stack.provider.issuer, ...env }, stack.app.port);
+}
+
+describe("lifetimes", () => {
+  it("an idle session ends after SESSION_IDLE_TIMEOUT; activity slides it", async () => {
+    const stack = await startStack({ appEnv: { SESSION_IDLE_TIMEOUT: "2", SESSION_MAX_AGE: "60" } });
+    stacks.push(stack);
+    const browser = new Browser();
+    await signIn(browser, stack.app.url);
+    const key = sessionKey(browser.cookie(stack.app.url, SESSION_COOKIE)!);
+    for (let i = 0; i < 3; i++) {
+      await sleep(1200);
+      expect(await status(browser, stack)).toBe(200); // 3.6 s in all, but never 2 s idle
+    }
+    await sleep(3100);
+    expect(await stack.redis.client.exists(key)).toBe(0);
+    expect(await status(browser, stack)).toBe(302);
+  });
+
+  it("an active session still ends at SESSION_MAX_AGE after sign-in", async () => {
+    const stack = await startStack({ appEnv: { SESSION_IDLE_TIMEOUT: "3", SESSION_MAX_AGE: "4" } });
+    stacks.push(stack);
+    const browser = new Browser();
+    await signIn(browser, stack.app.url);
+    const signedInAt = Date.now();
+    const key = sessionKey(browser.cookie(stack.app.url, SESSION_COOKIE)!);
+    while (Date.now() - signedInAt < 3500) {
+      expect(await status(browser, stack)).toBe(200);
+      await sleep(500);
+    }
+    await sleep(Math.max(0, signedInAt + 4600 - Date.now()));
+    expect(await status(browser, stack)).toBe(302);
+    expect(await stack.redis.client.exists(key)).toBe(0); // deleted on sight, not left to its TTL
+  });
+});
+
+describe("SESSION_SECRET rotation", () => {
+  it("the first secret signs, all verify; a removed secret no longer verifies", async () => {
+    const a = "a".repeat(40);
+    const b = "b".repeat(40);
+    const stack = await startStack({ appEnv: { SESSION_SECRET: a } });
+    stacks.push(stack);
+    const old = new Browser();
+    await signIn(old, stack.app.url);
+
+    await restartApp(stack, { SESSION_SECRET: `${b},${a}` });
+    expect(await status(old, stack)).toBe(200); // signed with a, still verified
+    const fresh = new Browser();
+    await signIn(fresh, stack.app.url); // signed with b
+
+    await restartApp(stack, { SESSION_SECRET: b });
+    expect(await status(fresh, stack)).toBe(200);
+    expect(await status(old, stack)).toBe(302);
+  });
+});
+
+describe("TOKEN_ENCRYPTION_KEYS", () => {
+  const k1 = `k1:${randomBytes(32).toString("base64")}`;
+  const k2 = `k2:${randomBytes(32).toString("base64")}`;
+
+  it("stores no readable token in Redis, and logout still sends the real id_token_hint", async () => {
+    const stack = await startStack({ appEnv: { TOKEN_ENCRYPTION_KEYS: k1 } });
+    stacks.push(stack);
+    const browser = new Browser();
+    // (10 groups: an ID token small enough to travel as id_token_hint in the logout redirect.)
+    const { landed } = await signIn(browser, stack.app.url, "groups-10");
+    expect(landed.html).toMatch(/data-testid="group-count">10</); // claims read from the opened id_token
+    const key = sessionKey(browser.cookie(stack.app.url, SESSION_COOKIE)!);
+    const raw = (await stack.redis.client.get(key))!;
+    const record = JSON.parse(raw);
+    for (const field of ["idToken", "accessToken", "refreshToken"]) expect(record[field]).toMatch(/^enc:v1:k1:/);
+    expect(raw).not.toContain("eyJ"); // no JWT anywhere in the record
+
+    // Key rotation: a new key first, the old one kept; the old session still opens.
+    await restartApp(stack, { TOKEN_ENCRYPTION_KEYS: `${k2},${k1}` });
+    const logout = await postLogout(browser, stack.app.url);
+    const endSession = new URL(logout.headers.get("Location")!);
+    expect(endSession.searchParams.get("id_token_hint") ?? "").toMatch(/^eyJ[\w-]+\.[\w-]+\.[\w-]+$/);
+    const back = await confirmProviderLogout(browser, await browser.navigate(endSession.href));
+    expect(back.html).toContain('data-notice="provider"');
+
+    const next = new Browser();
+    await signIn(next, stack.app.url);
+    const sealedWith = JSON.parse((await stack.redis.client.get(sessionKey(next.cookie(stack.app.url, SESSION_COOKIE)!)))!).idToken;
+    expect(sealedWith).toMatch(/^enc:v1:k2:/);
+  });
+});
