@@ -11,6 +11,7 @@ import { buildEndSession, getOidcConfig, ProviderUnavailableError, type EndSessi
 import { OidcStrategy, SignInError, type FlowStore } from "./oidc-strategy.server.ts";
 import { safeRedirectPath } from "./safe-redirect.ts";
 import { openToken, sealToken, TokenDecryptionError } from "./token-encryption.server.ts";
+import { ensureFreshTokens, RefreshUnavailableError } from "./token-refresh.server.ts";
 import {
   commitSession,
   destroySession,
@@ -125,12 +126,27 @@ export function isSignedIn(session: AppSession): boolean {
   return Boolean(session.get("user")) && typeof expiresAt === "number" && expiresAt > Date.now() / 1000;
 }
 
-/** The signed-in session of this request, or null. One past its absolute lifetime is deleted on sight. */
+/**
+ * The signed-in session of this request, or null. One past its absolute
+ * lifetime is deleted on sight; an access token about to expire is refreshed
+ * first (once, whatever the concurrency; a refused refresh ends the session).
+ */
 export async function getSignedInSession(request: Request): Promise<AppSession | null> {
   const session = await getSession(request);
-  if (isSignedIn(session)) return session;
-  if (session.get("user")) await destroySession(session);
-  return null;
+  if (!isSignedIn(session)) {
+    if (session.get("user")) await destroySession(session);
+    return null;
+  }
+  try {
+    return await ensureFreshTokens(session, { open: (s, field) => sessionToken(s, field), seal });
+  } catch (error) {
+    if (!(error instanceof RefreshUnavailableError)) throw error;
+    console.error(`[refresh] ${error.message}`);
+    throw json(
+      { code: error.code, message: "Your session needs renewing, but the sign-in provider cannot be reached right now. Nothing was lost; please try again in a moment." },
+      { status: 503, headers: { "Retry-After": "5" } },
+    );
+  }
 }
 
 /** Guard for protected routes: the signed-in session, or a redirect to sign-in that comes back here. */

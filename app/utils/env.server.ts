@@ -42,6 +42,7 @@ const schema = z.object({
   SESSION_SECRET: z.string().optional(),
   SESSION_MAX_AGE: seconds(8 * 60 * 60),
   SESSION_IDLE_TIMEOUT: seconds(30 * 60),
+  TOKEN_REFRESH_MARGIN: z.coerce.number().int().min(0).default(60),
   TOKEN_ENCRYPTION_KEYS: z.string().optional(),
   REDIS_URL: optionalUrl,
   REDIS_KEY_PREFIX: z.string().min(1).default("rro:"),
@@ -80,6 +81,8 @@ export interface Env {
   /** AES-256-GCM keys for tokens at rest; the first seals, all open. Empty: tokens stored as they are. */
   tokenEncryptionKeys: EncryptionKey[];
   sessionIdleTimeout: number;
+  /** Refresh the access token when it expires within this many seconds (Redis design). */
+  tokenRefreshMargin: number;
   redisUrl: string;
   /** True when REDIS_URL was not given: development starts the local Redis from redis/. */
   useLocalRedis: boolean;
@@ -192,6 +195,7 @@ export function parseEnv(
     sessionMaxAge: v.SESSION_MAX_AGE,
     tokenEncryptionKeys: encryption.keys,
     sessionIdleTimeout: Math.min(v.SESSION_IDLE_TIMEOUT, v.SESSION_MAX_AGE),
+    tokenRefreshMargin: v.TOKEN_REFRESH_MARGIN,
     redisUrl: v.REDIS_URL ?? DEV_REDIS_URL,
     useLocalRedis: !v.REDIS_URL && v.SESSION_STORE === "redis",
     redisKeyPrefix: v.REDIS_KEY_PREFIX,

@@ -10,6 +10,7 @@ import {
   createCookieSessionStorage,
   createSession,
   json,
+  type Cookie,
   type Session,
   type SessionStorage,
 } from "@remix-run/node";
@@ -74,14 +75,14 @@ function cookieOptions() {
 }
 
 declare global {
-  var __rroSessionStorage: SessionStorage<SessionData> | undefined;
+  var __rroSessionStore: { cookie: Cookie; storage: SessionStorage<SessionData> } | undefined;
 }
 
-function sessionStorage(): SessionStorage<SessionData> {
-  if (!globalThis.__rroSessionStorage) {
+function sessionStore() {
+  if (!globalThis.__rroSessionStore) {
     const env = getEnv();
     const cookie = createCookie(cookieName("rro_sid"), { ...cookieOptions(), maxAge: env.sessionMaxAge });
-    globalThis.__rroSessionStorage =
+    const storage =
       env.sessionStore === "cookie"
         ? createCookieSessionStorage<SessionData>({ cookie })
         : createRedisSessionStorage<SessionData>({
@@ -91,9 +92,12 @@ function sessionStorage(): SessionStorage<SessionData> {
             idleTimeout: env.sessionIdleTimeout,
             onCreate: addToIndexes,
           });
+    globalThis.__rroSessionStore = { cookie, storage };
   }
-  return globalThis.__rroSessionStorage;
+  return globalThis.__rroSessionStore;
 }
+
+const sessionStorage = () => sessionStore().storage;
 
 /** The cookie design's limit: Remix refuses to commit a session cookie past 4096 bytes, the browsers' limit. */
 export class SessionTooLargeError extends Error {
@@ -153,6 +157,18 @@ export async function getSession(request: Request): Promise<AppSession> {
     return createSession<SessionData>();
   }
   return session;
+}
+
+/**
+ * The session with this id, read as a request carrying its cookie would read
+ * it (null when it no longer exists). For work that outlives one request's
+ * view of the session, e.g. waiting for another process's token refresh.
+ */
+export async function readSessionById(id: string): Promise<AppSession | null> {
+  const { cookie, storage } = sessionStore();
+  const header = (await cookie.serialize(id)).split(";")[0]!;
+  const session = await mapErrors(() => storage.getSession(header));
+  return Object.keys(session.data).length > 0 ? session : null;
 }
 
 export function commitSession(session: AppSession, options?: { maxAge?: number }): Promise<string> {

@@ -1,8 +1,8 @@
 /**
  * A hostile man-in-the-middle for tests: forwards every request to the
  * development provider unchanged (Host header included, so the provider
- * builds its URLs with the proxy's address), and lets a test rewrite the
- * token endpoint's JSON response.
+ * builds its URLs with the proxy's address), counts requests by path, and
+ * lets a test rewrite the token endpoint's JSON response or make it fail.
  */
 import http from "node:http";
 import { freePort } from "./ports.ts";
@@ -11,8 +11,27 @@ export type TokenResponseTamper = (body: Record<string, unknown>) => Record<stri
 
 export async function startTamperingProxy(upstreamPort: number, port?: number) {
   const listenPort = port ?? (await freePort());
-  const state: { tamper: TokenResponseTamper | undefined } = { tamper: undefined };
+  const state: { tamper: TokenResponseTamper | undefined; failToken: boolean; tokenDelayMs: number } = {
+    tamper: undefined,
+    failToken: false,
+    tokenDelayMs: 0,
+  };
+  const counts = new Map<string, number>();
   const server = http.createServer((req, res) => {
+    const path = (req.url ?? "/").split("?")[0]!;
+    counts.set(path, (counts.get(path) ?? 0) + 1);
+    if (state.failToken && path === "/token") {
+      res.writeHead(503, { "Content-Type": "text/plain" }).end("provider down");
+      return;
+    }
+    if (state.tokenDelayMs && path === "/token") {
+      req.pause();
+      setTimeout(() => forward(req, res), state.tokenDelayMs);
+      return;
+    }
+    forward(req, res);
+  });
+  function forward(req: http.IncomingMessage, res: http.ServerResponse) {
     const upstream = http.request(
       { host: "127.0.0.1", port: upstreamPort, method: req.method, path: req.url, headers: req.headers },
       (answer) => {
@@ -32,13 +51,25 @@ export async function startTamperingProxy(upstreamPort: number, port?: number) {
     );
     upstream.on("error", () => res.writeHead(502).end());
     req.pipe(upstream);
-  });
+    req.resume();
+  }
   await new Promise<void>((resolve) => server.listen(listenPort, "127.0.0.1", resolve));
   return {
     url: `http://127.0.0.1:${listenPort}`,
     set tamper(fn: TokenResponseTamper | undefined) {
       state.tamper = fn;
     },
+    /** Hold token endpoint requests this long (a slow provider). */
+    set tokenDelayMs(ms: number) {
+      state.tokenDelayMs = ms;
+    },
+    /** Answer 503 at the token endpoint (a provider outage). */
+    set failToken(fail: boolean) {
+      state.failToken = fail;
+    },
+    /** Requests seen for a path since the last reset. */
+    count: (path: string) => counts.get(path) ?? 0,
+    resetCounts: () => counts.clear(),
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

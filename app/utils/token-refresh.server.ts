@@ -1,0 +1,102 @@
+/**
+ * Refreshing the access token without races (Redis design). When the stored
+ * access token expires within TOKEN_REFRESH_MARGIN and a refresh token is
+ * stored, exactly one request refreshes it: one promise per session in this
+ * process, and across processes a short Redis lock (SET NX PX, released only
+ * by its owner). The others wait for the new tokens in Redis and carry on
+ * with them. `invalid_grant` (revoked or expired refresh token) ends the
+ * session as a logout would, without the provider redirect; a provider outage
+ * is a RefreshUnavailableError (a 503), and the session is kept.
+ */
+import { randomUUID } from "node:crypto";
+import * as client from "openid-client";
+import { getEnv } from "./env.server.ts";
+import { getOidcConfig } from "./oidc.server.ts";
+import { withRedis } from "./redis.server.ts";
+import { commitSession, destroySession, readSessionById, type AppSession } from "./session.server.ts";
+
+const LOCK_MS = 10_000;
+const POLL_MS = 50;
+const RELEASE = `if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("del", KEYS[1]) else return 0 end`;
+
+export class RefreshUnavailableError extends Error {
+  readonly code = "refresh_unavailable";
+}
+
+/** Seals and opens tokens (TOKEN_ENCRYPTION_KEYS); given by auth.server.ts to avoid a cycle. */
+export interface TokenCodec {
+  open(session: AppSession, field: "refreshToken"): string | undefined;
+  seal(field: "idToken" | "accessToken" | "refreshToken", value: string | undefined): string | undefined;
+}
+
+const now = () => Math.floor(Date.now() / 1000);
+
+export function needsRefresh(session: AppSession): boolean {
+  const env = getEnv();
+  const expiresAt = session.get("accessTokenExpiresAt");
+  return env.sessionStore === "redis" && Boolean(session.get("refreshToken")) && typeof expiresAt === "number" && expiresAt - now() <= env.tokenRefreshMargin;
+}
+
+declare global {
+  var __rroRefreshes: Map<string, Promise<AppSession | null>> | undefined;
+}
+
+/** The session with fresh tokens (itself when nothing was due), or null when the refresh ended it. */
+export function ensureFreshTokens(session: AppSession, codec: TokenCodec): Promise<AppSession | null> {
+  if (!needsRefresh(session)) return Promise.resolve(session);
+  const inFlight = (globalThis.__rroRefreshes ??= new Map());
+  let refresh = inFlight.get(session.id);
+  if (!refresh) {
+    refresh = refreshOnce(session, codec).finally(() => inFlight.delete(session.id));
+    inFlight.set(session.id, refresh);
+  }
+  return refresh;
+}
+
+async function refreshOnce(session: AppSession, codec: TokenCodec): Promise<AppSession | null> {
+  const lockKey = `${getEnv().redisKeyPrefix}lock:refresh:${session.id}`;
+  const owner = randomUUID();
+  const locked = await withRedis((r) => r.set(lockKey, owner, "PX", LOCK_MS, "NX"));
+  if (!locked) return waitForRefresh(session, lockKey);
+  try {
+    // Another process may have refreshed between our read and our lock.
+    const current = await readSessionById(session.id);
+    if (!current) return null;
+    if (!needsRefresh(current)) return current;
+    const refreshToken = codec.open(current, "refreshToken");
+    if (!refreshToken) return current;
+    let tokens: client.TokenEndpointResponse;
+    try {
+      tokens = await client.refreshTokenGrant(await getOidcConfig(), refreshToken);
+    } catch (error) {
+      if (error instanceof client.ResponseBodyError && error.error === "invalid_grant") {
+        console.error(`[refresh] the provider refused the refresh token (${error.error}): ending the session`);
+        await destroySession(current);
+        return null;
+      }
+      throw new RefreshUnavailableError(`the provider could not refresh the tokens: ${error instanceof Error ? error.message : error}`, { cause: error });
+    }
+    current.set("accessToken", codec.seal("accessToken", tokens.access_token));
+    current.set("accessTokenExpiresAt", tokens.expires_in ? now() + tokens.expires_in : undefined);
+    if (tokens.refresh_token) current.set("refreshToken", codec.seal("refreshToken", tokens.refresh_token)); // rotated
+    if (tokens.id_token) current.set("idToken", codec.seal("idToken", tokens.id_token));
+    await commitSession(current);
+    return current;
+  } finally {
+    await withRedis((r) => r.eval(RELEASE, 1, lockKey, owner)).catch(() => {});
+  }
+}
+
+/** Another process holds the lock: wait until the stored tokens change, the session ends, or the lock is gone. */
+async function waitForRefresh(session: AppSession, lockKey: string): Promise<AppSession | null> {
+  const deadline = Date.now() + LOCK_MS;
+  const before = session.get("accessTokenExpiresAt");
+  while (Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, POLL_MS));
+    const current = await readSessionById(session.id);
+    if (!current) return null;
+    if (current.get("accessTokenExpiresAt") !== before) return current;
+    if (!(await withRedis((r) => r.exists(lockKey)))) break; // the refresher gave up
+  }
+  throw new RefreshUnavailableError("the token refresh started by another request did not complete");
+}
