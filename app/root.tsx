@@ -24,6 +24,7 @@ export function Layout({ children }: { children: ReactNode }) {
         <header>
           <Link to="/">remix-redis-oidc</Link>
           <Link to="/account">Account</Link>
+          <Link to="/sessions">Sessions</Link>
         </header>
         <main>{children}</main>
         <ScrollRestoration />

@@ -116,7 +116,15 @@ async function main() {
     res.set("Cache-Control", "no-store");
     next();
   });
-  app.all("*", createRequestHandler({ build, mode: env.isProduction ? "production" : "development" }));
+  app.all(
+    "*",
+    createRequestHandler({
+      build,
+      mode: env.isProduction ? "production" : "development",
+      // The client's address for the sessions list (behind a proxy: configure Express's "trust proxy").
+      getLoadContext: (req) => ({ clientIp: req.ip }),
+    }),
+  );
 
   await new Promise<void>((resolve) => server.listen(env.port, resolve));
   const address = server.address();

@@ -5,9 +5,9 @@ import { completeSignIn, signInFailure } from "~/utils/auth.server.ts";
 export const meta: MetaFunction = () => [{ title: "Sign-in failed · remix-redis-oidc" }];
 
 /** The provider's redirect back: completes sign-in, or shows why it could not, creating no session. */
-export async function loader({ request }: LoaderFunctionArgs) {
+export async function loader({ request, context }: LoaderFunctionArgs) {
   try {
-    return await completeSignIn(request);
+    return await completeSignIn(request, context.clientIp);
   } catch (error) {
     return signInFailure(error);
   }

@@ -10,6 +10,7 @@ import { getEnv } from "./env.server.ts";
 import { buildEndSession, getOidcConfig, ProviderUnavailableError, type EndSession } from "./oidc.server.ts";
 import { OidcStrategy, SignInError, type FlowStore } from "./oidc-strategy.server.ts";
 import { safeRedirectPath } from "./safe-redirect.ts";
+import { approximateIp } from "./user-agent.ts";
 import { openToken, sealToken, TokenDecryptionError } from "./token-encryption.server.ts";
 import { ensureFreshTokens, RefreshUnavailableError } from "./token-refresh.server.ts";
 import {
@@ -169,7 +170,7 @@ export async function startSignIn(request: Request): Promise<never> {
  * session (new id) holds the tokens. Throws SignInError otherwise, having
  * created nothing.
  */
-export async function completeSignIn(request: Request): Promise<Response> {
+export async function completeSignIn(request: Request, clientIp?: string): Promise<Response> {
   let signIn: SignIn;
   try {
     signIn = await authenticator().authenticate("oidc", request);
@@ -182,6 +183,8 @@ export async function completeSignIn(request: Request): Promise<Response> {
     throw error;
   }
   const { data, returnTo, previous } = signIn;
+  data.userAgent = request.headers.get("User-Agent")?.slice(0, 300) ?? undefined;
+  data.ip = approximateIp(clientIp);
   await destroySession(previous ?? (await getSession(request)));
   let setCookie: string;
   try {

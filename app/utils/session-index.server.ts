@@ -66,3 +66,37 @@ export async function destroySessions(query: IndexQuery, ids: string[]): Promise
   const results = await withRedis((r) => r.pipeline().del(...ids.map(sessionKey)).zrem(indexKey(query), ...ids).exec());
   return Number(results?.[0]?.[1] ?? 0);
 }
+
+export interface ListedSession {
+  id: string;
+  data: SessionData;
+  /** Seconds left of its idle timeout: each read of the session resets it to SESSION_IDLE_TIMEOUT. */
+  ttl: number;
+}
+
+/** A user's live sessions, read without touching them (GET and TTL: their idle timers do not slide). */
+export async function listSessions(sub: string): Promise<ListedSession[]> {
+  const ids = await sessionIdsFor({ sub });
+  if (ids.length === 0) return [];
+  const replies = await withRedis((r) => ids.reduce((p, id) => p.get(sessionKey(id)).ttl(sessionKey(id)), r.pipeline()).exec());
+  return ids.flatMap((id, i) => {
+    const raw = replies?.[2 * i]?.[1];
+    const ttl = Number(replies?.[2 * i + 1]?.[1] ?? -2);
+    if (typeof raw !== "string" || ttl < 0) return [];
+    try {
+      return [{ id, data: JSON.parse(raw) as SessionData, ttl }];
+    } catch {
+      return [];
+    }
+  });
+}
+
+/** Deletes listed sessions and all their index entries in one round trip. */
+export async function destroyListedSessions(sessions: ListedSession[]): Promise<void> {
+  if (sessions.length === 0) return;
+  await withRedis((r) =>
+    sessions
+      .reduce((p, { id, data }) => indexKeys(data).reduce((q, key) => q.zrem(key, id), p.del(sessionKey(id))), r.pipeline())
+      .exec(),
+  );
+}

@@ -49,6 +49,9 @@ export interface SessionData {
   /** Epoch seconds: sign-in time and the absolute end of this session (SESSION_MAX_AGE). */
   signedInAt?: number;
   expiresAt?: number;
+  /** Where it was signed in from, for the sessions list: the User-Agent (truncated) and an approximate IP. */
+  userAgent?: string;
+  ip?: string;
   /** Sign-ins in progress, by `state`. Only in pre-sign-in sessions, which live 10 minutes. */
   flows?: Record<string, OidcFlow>;
 }

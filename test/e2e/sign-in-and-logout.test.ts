@@ -76,3 +76,32 @@ it("signs in, signs out at the app and the provider, and must log in again", asy
   expect(failures).toEqual([expect.stringMatching(/^401 http:\/\/127\.0\.0\.1:\d+\/interaction\/[^/]+\/login$/)]);
   await context.close();
 });
+
+it("signing out everywhere else from the sessions page signs out another browser", async () => {
+  const signInAs = async (page: Page) => {
+    await page.goto(`${stack.app.url}/account`);
+    await page.getByRole("button", { name: /Sign in with/ }).click();
+    await page.waitForURL(/127\.0\.0\.1:\d+\/interaction\//);
+    await page.fill('input[name="username"]', "alice");
+    await page.fill('input[name="password"]', "alice-password");
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.waitForURL(`${stack.app.url}/account`);
+  };
+  const [laptop, phone] = await Promise.all([browser.newContext(), browser.newContext()]);
+  const [here, there] = await Promise.all([laptop.newPage(), phone.newPage()]);
+  await signInAs(here);
+  await signInAs(there);
+
+  await here.goto(`${stack.app.url}/sessions`);
+  expect(await here.locator('tr[data-current="yes"]').count()).toBe(1);
+  expect(await here.locator('tr[data-current="no"]').count()).toBeGreaterThanOrEqual(1);
+  await shot(here, "07-sessions");
+  await here.getByRole("button", { name: "Sign out everywhere else" }).click();
+  await here.getByText(/Ended \d+ session/).waitFor();
+  expect(await here.locator('tr[data-current="no"]').count()).toBe(0);
+
+  await there.goto(`${stack.app.url}/account`);
+  expect(new URL(there.url()).pathname).toBe("/login");
+  await shot(there, "08-other-browser-signed-out");
+  await Promise.all([laptop.close(), phone.close()]);
+});

@@ -23,6 +23,9 @@ export class Browser {
   /** host → cookie name → value */
   readonly jar = new Map<string, Map<string, string>>();
 
+  /** `userAgent`: sent with every request, as a browser would. */
+  constructor(readonly userAgent?: string) {}
+
   cookieHeader(url: string): string {
     const cookies = this.jar.get(new URL(url).hostname);
     return cookies ? [...cookies].map(([n, v]) => `${n}=${v}`).join("; ") : "";
@@ -61,6 +64,7 @@ export class Browser {
   /** One request, no redirect following. */
   async request(url: string, init: RequestInit & { form?: Record<string, string> } = {}): Promise<Response & { sentCookie: string }> {
     const headers = new Headers(init.headers);
+    if (this.userAgent && !headers.has("User-Agent")) headers.set("User-Agent", this.userAgent);
     const sentCookie = this.cookieHeader(url);
     if (sentCookie && !headers.has("Cookie")) headers.set("Cookie", sentCookie);
     let body = init.body;

@@ -1,0 +1,54 @@
+/**
+ * Sessions a person can see and end: every live session of the signed-in
+ * user (found through the user index), described for a person, and ending
+ * one of them or all but the current one. Ending takes effect on the other
+ * browser's next request (its record is gone). Sessions are named by a
+ * handle (a hash of the id), never by the id itself.
+ */
+import { createHash } from "node:crypto";
+import { getEnv } from "./env.server.ts";
+import { destroyListedSessions, listSessions, type ListedSession } from "./session-index.server.ts";
+import type { AppSession } from "./session.server.ts";
+import { describeUserAgent } from "./user-agent.ts";
+
+export interface SessionSummary {
+  handle: string;
+  current: boolean;
+  device: string;
+  ip: string | null;
+  /** Epoch seconds. */
+  signedInAt: number | null;
+  lastActiveAt: number;
+}
+
+const handleFor = (id: string) => createHash("sha256").update(id).digest("base64url").slice(0, 16);
+
+async function live(session: AppSession): Promise<ListedSession[]> {
+  const sub = session.get("user")?.sub;
+  // The cookie design keeps no server-side record to list or end: one of the things it cannot do.
+  return sub && getEnv().sessionStore === "redis" ? listSessions(sub) : [];
+}
+
+/** The user's sessions, the current one first, then the most recently active. */
+export async function listUserSessions(session: AppSession): Promise<SessionSummary[]> {
+  const now = Math.floor(Date.now() / 1000);
+  const idle = getEnv().sessionIdleTimeout;
+  return (await live(session))
+    .map(({ id, data, ttl }) => ({
+      handle: handleFor(id),
+      current: id === session.id,
+      device: describeUserAgent(data.userAgent),
+      ip: data.ip ?? null,
+      signedInAt: data.signedInAt ?? null,
+      lastActiveAt: now - Math.max(0, idle - ttl), // every read resets the TTL to the idle timeout
+    }))
+    .sort((a, b) => Number(b.current) - Number(a.current) || b.lastActiveAt - a.lastActiveAt);
+}
+
+/** Ends one other session of this user (by handle), or all others. Returns how many ended. */
+export async function endOtherSessions(session: AppSession, which: { handle: string } | "all-others"): Promise<number> {
+  const others = (await live(session)).filter(({ id }) => id !== session.id);
+  const ending = which === "all-others" ? others : others.filter(({ id }) => handleFor(id) === which.handle);
+  await destroyListedSessions(ending);
+  return ending.length;
+}
