@@ -77,11 +77,18 @@ describe("from the real provider", () => {
 describe("valid logout tokens", () => {
   it("end every session of the sid, and only those, with 200 and no-store", async () => {
     const target = await signedIn();
-    const other = await signedIn("erin");
+    const other = await signedIn(); // the same person in another browser: another provider session (sid)
+    expect(other.sid).not.toBe(target.sid);
     const result = await post(await logoutToken({ sid: target.sid, sub: target.sub }));
     expect(result).toEqual({ status: 200, cacheControl: "no-store", body: {} });
     expect(await stack.redis.client.exists(target.key)).toBe(0);
     expect(await stack.redis.client.exists(other.key)).toBe(1);
+  });
+
+  it("with sid and a sub that is not that session's user, end nothing", async () => {
+    const target = await signedIn();
+    expect((await post(await logoutToken({ sid: target.sid, sub: "somebody-else" }))).status).toBe(200);
+    expect(await stack.redis.client.exists(target.key)).toBe(1);
   });
 
   it("with only sub, end all of that user's sessions", async () => {
@@ -133,6 +140,16 @@ describe("refused logout tokens destroy nothing", () => {
     expect(replay.status).toBe(400);
     expect(replay.body.error_description).toMatch(/already used/);
     expect(await stack.redis.client.exists(second.key)).toBe(1);
+  });
+
+  it("a token signed with a key id the provider does not publish (yet) is a retryable 503", async () => {
+    const session = await signedIn();
+    const token = await new SignJWT({ iss: stack.provider.issuer, aud: CLIENT_ID, iat: Math.floor(Date.now() / 1000), jti: randomUUID(), events: { [EVENT]: {} }, sid: session.sid })
+      .setProtectedHeader({ alg: "RS256", kid: "a-rotated-key", typ: "logout+jwt" })
+      .sign(attackerKey);
+    const result = await post(token);
+    expect(result.status).toBe(503);
+    expect(await stack.redis.client.exists(session.key)).toBe(1);
   });
 
   it("a missing token is refused, and GET is not allowed", async () => {

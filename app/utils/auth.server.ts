@@ -19,6 +19,7 @@ import {
   FLOW_MAX_AGE,
   getSession,
   logoutStateCookie,
+  mapErrors,
   SessionTooLargeError,
   type AppSession,
   type SessionData,
@@ -139,7 +140,7 @@ export async function getSignedInSession(request: Request): Promise<AppSession |
     return null;
   }
   try {
-    return await ensureFreshTokens(session, { open: (s, field) => sessionToken(s, field), seal });
+    return await mapErrors(() => ensureFreshTokens(session, { open: (s, field) => sessionToken(s, field), seal }));
   } catch (error) {
     if (!(error instanceof RefreshUnavailableError)) throw error;
     console.error(`[refresh] ${error.message}`);

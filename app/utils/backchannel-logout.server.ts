@@ -8,9 +8,9 @@
 import { createHash } from "node:crypto";
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload } from "jose";
 import { getEnv } from "./env.server.ts";
-import { getOidcConfig } from "./oidc.server.ts";
+import { getOidcConfig, ProviderUnavailableError } from "./oidc.server.ts";
 import { withRedis } from "./redis.server.ts";
-import { destroySessions, sessionIdsFor, type IndexQuery } from "./session-index.server.ts";
+import { destroyIndexedSessions, sessionsFor } from "./session-index.server.ts";
 
 export const BACKCHANNEL_LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout";
 /** Clock skew allowed on iat/exp, in seconds. */
@@ -49,6 +49,15 @@ export async function verifyLogoutToken(token: string): Promise<JWTPayload & { s
       requiredClaims: ["iat", "jti"],
     });
   } catch (error) {
+    // The keys could not be had (provider down, bad answer, a new kid within jose's refetch cooldown):
+    // not the token's fault, and retryable, so a 503 rather than a final 400.
+    const keysUnavailable =
+      error instanceof TypeError ||
+      error instanceof joseErrors.JWKSTimeout ||
+      error instanceof joseErrors.JWKSInvalid ||
+      error instanceof joseErrors.JWKSNoMatchingKey ||
+      (error instanceof joseErrors.JOSEError && error.code === "ERR_JOSE_GENERIC");
+    if (keysUnavailable) throw new ProviderUnavailableError(new URL(metadata.issuer), error);
     if (error instanceof joseErrors.JOSEError) throw new LogoutTokenError(`logout token rejected: ${error.message}`);
     throw error;
   }
@@ -80,12 +89,15 @@ export async function backchannelLogout(token: string): Promise<number> {
   const first = await withRedis((r) => r.set(jtiKey, "1", "EX", keepFor, "NX"));
   if (!first) throw new LogoutTokenError("this logout token was already used (jti seen before)");
 
-  const query: IndexQuery = claims.sid ? { sid: claims.sid } : { sub: claims.sub! };
-  let ids = await sessionIdsFor(query);
-  // With both sid and sub, only sessions of that sid and that user.
-  if (claims.sid && claims.sub) {
-    const ofUser = new Set(await sessionIdsFor({ sub: claims.sub }));
-    ids = ids.filter((id) => ofUser.has(id));
+  try {
+    const found = await sessionsFor(claims.sid ? { sid: claims.sid } : { sub: claims.sub! });
+    // With both sid and sub, only the sessions of that sid that are also that user's.
+    const ending = claims.sid && claims.sub ? found.filter(({ data }) => data.user?.sub === claims.sub) : found;
+    await destroyIndexedSessions(ending); // records and every index entry, together
+    return ending.length;
+  } catch (error) {
+    // Nothing (or not everything) was destroyed: let the provider's retry through.
+    await withRedis((r) => r.del(jtiKey)).catch(() => {});
+    throw error;
   }
-  return destroySessions(query, ids);
 }

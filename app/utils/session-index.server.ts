@@ -5,7 +5,8 @@
  * the session's absolute expiry (epoch seconds):
  *   <prefix>sid:<sha256(sid)>   <prefix>sub:<sha256(sub)>
  * Entries are added in the same transaction that creates the session, removed
- * when it is destroyed (logout, revocation, absolute expiry seen), pruned of
+ * in the same transaction that deletes it (logout, revocation, absolute
+ * expiry seen), pruned of
  * expired scores at every add, and dropped when found without their session
  * (idle expiry) on read. Each index key expires SESSION_MAX_AGE after its
  * last add, so none outlives its sessions by more than that.
@@ -42,31 +43,6 @@ export function addToIndexes(transaction: ChainableCommander, id: string, data: 
   }
 }
 
-/** Removes a session from its indexes (its record is deleted by the caller). */
-export async function removeFromIndexes(id: string, data: SessionData) {
-  const keys = indexKeys(data);
-  if (!id || keys.length === 0) return;
-  await withRedis((r) => keys.reduce((p, key) => p.zrem(key, id), r.pipeline()).exec());
-}
-
-/** The live session ids of a provider session or a user; entries whose session is gone are dropped on the way. */
-export async function sessionIdsFor(query: IndexQuery): Promise<string[]> {
-  const key = indexKey(query);
-  const ids = await withRedis((r) => r.zrangebyscore(key, now(), "+inf"));
-  if (ids.length === 0) return [];
-  const exists = await withRedis((r) => ids.reduce((p, id) => p.exists(sessionKey(id)), r.pipeline()).exec());
-  const gone = ids.filter((_, i) => exists?.[i]?.[1] === 0);
-  if (gone.length) await withRedis((r) => r.zrem(key, ...gone));
-  return ids.filter((_, i) => exists?.[i]?.[1] === 1);
-}
-
-/** Deletes these sessions and their index entries in one round trip; returns how many records existed. */
-export async function destroySessions(query: IndexQuery, ids: string[]): Promise<number> {
-  if (ids.length === 0) return 0;
-  const results = await withRedis((r) => r.pipeline().del(...ids.map(sessionKey)).zrem(indexKey(query), ...ids).exec());
-  return Number(results?.[0]?.[1] ?? 0);
-}
-
 export interface ListedSession {
   id: string;
   data: SessionData;
@@ -74,29 +50,36 @@ export interface ListedSession {
   ttl: number;
 }
 
-/** A user's live sessions, read without touching them (GET and TTL: their idle timers do not slide). */
-export async function listSessions(sub: string): Promise<ListedSession[]> {
-  const ids = await sessionIdsFor({ sub });
+/**
+ * The live sessions of a provider session or a user, read without touching
+ * them (GET and TTL: their idle timers do not slide). Entries whose session
+ * is gone (idle expiry) are dropped from the index on the way.
+ */
+export async function sessionsFor(query: IndexQuery): Promise<ListedSession[]> {
+  const key = indexKey(query);
+  const ids = await withRedis((r) => r.zrangebyscore(key, now(), "+inf"));
   if (ids.length === 0) return [];
   const replies = await withRedis((r) => ids.reduce((p, id) => p.get(sessionKey(id)).ttl(sessionKey(id)), r.pipeline()).exec());
-  return ids.flatMap((id, i) => {
+  const sessions: ListedSession[] = [];
+  const gone: string[] = [];
+  ids.forEach((id, i) => {
     const raw = replies?.[2 * i]?.[1];
     const ttl = Number(replies?.[2 * i + 1]?.[1] ?? -2);
-    if (typeof raw !== "string" || ttl < 0) return [];
     try {
-      return [{ id, data: JSON.parse(raw) as SessionData, ttl }];
+      if (typeof raw === "string" && ttl >= 0) return void sessions.push({ id, data: JSON.parse(raw) as SessionData, ttl });
     } catch {
-      return [];
+      // an unreadable record is treated as gone
     }
+    gone.push(id);
   });
+  if (gone.length) await withRedis((r) => r.zrem(key, ...gone));
+  return sessions;
 }
 
-/** Deletes listed sessions and all their index entries in one round trip. */
-export async function destroyListedSessions(sessions: ListedSession[]): Promise<void> {
+/** Deletes sessions and all their index entries together (one MULTI): none is left unindexed but alive. */
+export async function destroyIndexedSessions(sessions: Array<Pick<ListedSession, "id" | "data">>): Promise<void> {
   if (sessions.length === 0) return;
   await withRedis((r) =>
-    sessions
-      .reduce((p, { id, data }) => indexKeys(data).reduce((q, key) => q.zrem(key, id), p.del(sessionKey(id))), r.pipeline())
-      .exec(),
+    sessions.reduce((m, { id, data }) => indexKeys(data).reduce((q, key) => q.zrem(key, id), m.del(sessionKey(id))), r.multi()).exec(),
   );
 }

@@ -15,9 +15,9 @@ import {
   type SessionStorage,
 } from "@remix-run/node";
 import { getEnv } from "./env.server.ts";
-import { createRedisSessionStorage } from "./redis-session-storage.server.ts";
+import { createRedisSessionStorage, SESSION_ID_PATTERN } from "./redis-session-storage.server.ts";
 import { RedisCommandError, RedisUnavailableError, withRedis } from "./redis.server.ts";
-import { addToIndexes, removeFromIndexes } from "./session-index.server.ts";
+import { addToIndexes, destroyIndexedSessions } from "./session-index.server.ts";
 
 /** One sign-in in progress (one per browser tab), kept until the callback. */
 export interface OidcFlow {
@@ -130,7 +130,8 @@ function unavailable(error: RedisUnavailableError): Response {
   );
 }
 
-async function mapErrors<T>(work: () => Promise<T>): Promise<T> {
+/** Runs session-store work, turning a Redis outage into the 503 response (and an oversize cookie into SessionTooLargeError). */
+export async function mapErrors<T>(work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (error) {
@@ -178,9 +179,11 @@ export function commitSession(session: AppSession, options?: { maxAge?: number }
   return mapErrors(() => sessionStorage().commitSession(session, options));
 }
 
+/** Deletes the session (with its index entries, in one transaction) and returns the Set-Cookie that clears the cookie. */
 export function destroySession(session: AppSession): Promise<string> {
   return mapErrors(async () => {
-    if (getEnv().sessionStore === "redis") await removeFromIndexes(session.id, session.data);
-    return sessionStorage().destroySession(session);
+    if (getEnv().sessionStore === "cookie") return sessionStorage().destroySession(session);
+    if (SESSION_ID_PATTERN.test(session.id)) await destroyIndexedSessions([{ id: session.id, data: session.data }]);
+    return sessionStore().cookie.serialize("", { maxAge: undefined, expires: new Date(0) });
   });
 }

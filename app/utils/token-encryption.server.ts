@@ -50,9 +50,11 @@ export function openToken(keys: EncryptionKey[], field: string, value: string): 
   const [id, iv, ciphertext, tag] = value.slice(PREFIX.length).split(":");
   const key = keys.find((k) => k.id === id);
   if (!key || !iv || !ciphertext || !tag) throw new TokenDecryptionError(`no key "${id}" in TOKEN_ENCRYPTION_KEYS to open the stored ${field}`);
+  const authTag = Buffer.from(tag, "base64url");
+  if (authTag.length !== 16) throw new TokenDecryptionError(`the stored ${field} has a truncated authentication tag`);
   try {
-    const decipher = createDecipheriv("aes-256-gcm", key.key, Buffer.from(iv, "base64url")).setAAD(Buffer.from(field));
-    decipher.setAuthTag(Buffer.from(tag, "base64url"));
+    const decipher = createDecipheriv("aes-256-gcm", key.key, Buffer.from(iv, "base64url"), { authTagLength: 16 }).setAAD(Buffer.from(field));
+    decipher.setAuthTag(authTag);
     return Buffer.concat([decipher.update(Buffer.from(ciphertext, "base64url")), decipher.final()]).toString("utf8");
   } catch {
     throw new TokenDecryptionError(`the stored ${field} does not decrypt with key "${id}"`);

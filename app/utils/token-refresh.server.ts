@@ -15,7 +15,8 @@ import { getOidcConfig } from "./oidc.server.ts";
 import { withRedis } from "./redis.server.ts";
 import { commitSession, destroySession, readSessionById, type AppSession } from "./session.server.ts";
 
-const LOCK_MS = 10_000;
+/** Well past openid-client's 10 s request timeout (oidc.server.ts), so the lock outlives the refresh it guards. */
+const LOCK_MS = 30_000;
 const POLL_MS = 50;
 const RELEASE = `if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("del", KEYS[1]) else return 0 end`;
 
@@ -64,7 +65,12 @@ async function refreshOnce(session: AppSession, codec: TokenCodec): Promise<AppS
     if (!current) return null;
     if (!needsRefresh(current)) return current;
     const refreshToken = codec.open(current, "refreshToken");
-    if (!refreshToken) return current;
+    if (!refreshToken) {
+      // Stored but unreadable (its TOKEN_ENCRYPTION_KEYS key is gone): forget it rather than retry on every request.
+      current.unset("refreshToken");
+      await commitSession(current);
+      return current;
+    }
     let tokens: client.TokenEndpointResponse;
     try {
       tokens = await client.refreshTokenGrant(await getOidcConfig(), refreshToken);
@@ -80,6 +86,10 @@ async function refreshOnce(session: AppSession, codec: TokenCodec): Promise<AppS
     current.set("accessTokenExpiresAt", tokens.expires_in ? now() + tokens.expires_in : undefined);
     if (tokens.refresh_token) current.set("refreshToken", codec.seal("refreshToken", tokens.refresh_token)); // rotated
     if (tokens.id_token) current.set("idToken", codec.seal("idToken", tokens.id_token));
+    // Only while the lock is still ours: a refresh slower than the lock must not overwrite a newer one.
+    if ((await withRedis((r) => r.get(lockKey))) !== owner) {
+      throw new RefreshUnavailableError("the token refresh outlasted its lock; its result was dropped");
+    }
     await commitSession(current);
     return current;
   } finally {
@@ -93,10 +103,12 @@ async function waitForRefresh(session: AppSession, lockKey: string): Promise<App
   const before = session.get("accessTokenExpiresAt");
   while (Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, POLL_MS));
+    const lockHeld = await withRedis((r) => r.exists(lockKey));
+    // Read after looking at the lock: a refresh that completed just before is seen here.
     const current = await readSessionById(session.id);
     if (!current) return null;
     if (current.get("accessTokenExpiresAt") !== before) return current;
-    if (!(await withRedis((r) => r.exists(lockKey)))) break; // the refresher gave up
+    if (!lockHeld) break; // released without new tokens: the refresher gave up
   }
   throw new RefreshUnavailableError("the token refresh started by another request did not complete");
 }

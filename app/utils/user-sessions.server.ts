@@ -7,8 +7,8 @@
  */
 import { createHash } from "node:crypto";
 import { getEnv } from "./env.server.ts";
-import { destroyListedSessions, listSessions, type ListedSession } from "./session-index.server.ts";
-import type { AppSession } from "./session.server.ts";
+import { destroyIndexedSessions, sessionsFor, type ListedSession } from "./session-index.server.ts";
+import { mapErrors, type AppSession } from "./session.server.ts";
 import { describeUserAgent } from "./user-agent.ts";
 
 export interface SessionSummary {
@@ -26,7 +26,7 @@ const handleFor = (id: string) => createHash("sha256").update(id).digest("base64
 async function live(session: AppSession): Promise<ListedSession[]> {
   const sub = session.get("user")?.sub;
   // The cookie design keeps no server-side record to list or end: one of the things it cannot do.
-  return sub && getEnv().sessionStore === "redis" ? listSessions(sub) : [];
+  return sub && getEnv().sessionStore === "redis" ? mapErrors(() => sessionsFor({ sub })) : [];
 }
 
 /** The user's sessions, the current one first, then the most recently active. */
@@ -49,6 +49,6 @@ export async function listUserSessions(session: AppSession): Promise<SessionSumm
 export async function endOtherSessions(session: AppSession, which: { handle: string } | "all-others"): Promise<number> {
   const others = (await live(session)).filter(({ id }) => id !== session.id);
   const ending = which === "all-others" ? others : others.filter(({ id }) => handleFor(id) === which.handle);
-  await destroyListedSessions(ending);
+  await mapErrors(() => destroyIndexedSessions(ending));
   return ending.length;
 }
