@@ -11,12 +11,10 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import autocannon from "autocannon";
 import { newSessionId } from "../app/utils/redis-session-storage.server.ts";
-import { startDevProvider } from "../server/dev-oidc-provider/index.ts";
 import { Browser } from "../test/support/browser.ts";
 import { SESSION_COOKIE, signIn } from "../test/support/flows.ts";
-import { freePort } from "../test/support/ports.ts";
 import { sessionKey } from "../test/support/redis-keys.ts";
-import { CLIENT_ID, CLIENT_SECRET, startApp, startTestRedis } from "../test/support/stack.ts";
+import { startStack } from "../test/support/stack.ts";
 
 const QUICK = process.env.BENCH_QUICK === "1";
 const OUT = path.resolve(process.env.BENCH_OUT ?? "docs/compare");
@@ -27,23 +25,11 @@ const WARMUP_SECONDS = QUICK ? 1 : 5;
 const CONNECTIONS = 10;
 const log = (line: string) => console.log(`[bench] ${line}`);
 
-const redis = await startTestRedis();
+const stack = await startStack();
+const { redis } = stack;
+const appUrl = stack.app.url;
 // A throwaway Redis: no append-only file, so a multi-GB AOF rewrite does not run in the middle of a measurement.
 await redis.client.config("SET", "appendonly", "no");
-const appPort = await freePort();
-const appUrl = `http://localhost:${appPort}`;
-const provider = await startDevProvider({
-  port: 0,
-  client: {
-    clientId: CLIENT_ID,
-    clientSecret: CLIENT_SECRET,
-    redirectUris: [`${appUrl}/auth/callback`],
-    postLogoutRedirectUris: [`${appUrl}/`],
-    backchannelLogoutUri: `${appUrl}/auth/backchannel-logout`,
-  },
-  log: () => {},
-});
-const app = await startApp({ REDIS_URL: redis.url, OIDC_ISSUER: provider.issuer }, appPort);
 
 // One real session, signed in through the real provider; the filler sessions copy its shape.
 const browser = new Browser();
@@ -87,9 +73,7 @@ for (const target of LEVELS) {
   levels.push({ sessions: target, redis_used_memory_bytes: memory, memory_per_session_bytes: perSession, ...result });
   log(`${target} sessions: ${result.requests_per_s} req/s, p50 ${result.latency_p50_ms} ms, p99 ${result.latency_p99_ms} ms, ${perSession} bytes per session`);
 }
-await app.stop();
-await provider.close();
-await redis.stop();
+await stack.stop();
 
 const last = levels[levels.length - 1]!;
 const report = {
