@@ -132,15 +132,24 @@ async function main() {
   log(`app listening on port ${port}: ${env.appUrl.href}`);
   void probeProvider(env);
 
+  // Graceful shutdown: stop accepting, let requests in flight finish (at most 10 s), then close
+  // the app's Redis connection and whatever development services were started.
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     log(`${signal}: finishing open requests`);
-    server.close();
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    // Keep-alive connections that become idle once their request is done are closed at once.
+    const sweep = setInterval(() => server.closeIdleConnections(), 100);
     server.closeIdleConnections();
-    setTimeout(() => server.closeAllConnections(), 5_000).unref();
+    const force = setTimeout(() => server.closeAllConnections(), 10_000);
+    await closed;
+    clearInterval(sweep);
+    clearTimeout(force);
+    await globalThis.__rroRedis?.quit().catch(() => {});
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
+    log("stopped");
     process.exit(0);
   };
   process.on("SIGINT", () => void stop("SIGINT"));

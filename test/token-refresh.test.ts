@@ -57,8 +57,8 @@ it("50 concurrent requests across two processes refresh exactly once, and all us
   await Promise.all(apps.map((app) => fetch(`${app.url}/`)));
   const { cookie, key, record } = await signedInWithExpiringToken();
   proxy.resetCounts();
-  proxy.tokenDelayMs = 300;
-  const responses = await Promise.all(Array.from({ length: 50 }, (_, i) => get(apps[i % 2]!, cookie))).finally(() => (proxy.tokenDelayMs = 0));
+  proxy.delay("/token", 300);
+  const responses = await Promise.all(Array.from({ length: 50 }, (_, i) => get(apps[i % 2]!, cookie))).finally(() => proxy.delay("/token", 0));
   expect(responses.map((r) => r.status)).toEqual(Array(50).fill(200));
   expect(responses.every((r) => r.headers.getSetCookie().length === 0)).toBe(true);
   expect(proxy.count("/token")).toBe(1);

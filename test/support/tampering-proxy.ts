@@ -11,10 +11,10 @@ export type TokenResponseTamper = (body: Record<string, unknown>) => Record<stri
 
 export async function startTamperingProxy(upstreamPort: number, port?: number) {
   const listenPort = port ?? (await freePort());
-  const state: { tamper: TokenResponseTamper | undefined; failToken: boolean; tokenDelayMs: number } = {
+  const state: { tamper: TokenResponseTamper | undefined; failToken: boolean; delays: Map<string, number> } = {
     tamper: undefined,
     failToken: false,
-    tokenDelayMs: 0,
+    delays: new Map(),
   };
   const counts = new Map<string, number>();
   const server = http.createServer((req, res) => {
@@ -24,9 +24,10 @@ export async function startTamperingProxy(upstreamPort: number, port?: number) {
       res.writeHead(503, { "Content-Type": "text/plain" }).end("provider down");
       return;
     }
-    if (state.tokenDelayMs && path === "/token") {
+    const delay = state.delays.get(path);
+    if (delay) {
       req.pause();
-      setTimeout(() => forward(req, res), state.tokenDelayMs);
+      setTimeout(() => forward(req, res), delay);
       return;
     }
     forward(req, res);
@@ -59,9 +60,10 @@ export async function startTamperingProxy(upstreamPort: number, port?: number) {
     set tamper(fn: TokenResponseTamper | undefined) {
       state.tamper = fn;
     },
-    /** Hold token endpoint requests this long (a slow provider). */
-    set tokenDelayMs(ms: number) {
-      state.tokenDelayMs = ms;
+    /** Hold requests for this path this long (a slow provider); 0 to stop. */
+    delay(path: string, ms: number) {
+      if (ms) state.delays.set(path, ms);
+      else state.delays.delete(path);
     },
     /** Answer 503 at the token endpoint (a provider outage). */
     set failToken(fail: boolean) {

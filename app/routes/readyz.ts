@@ -1,0 +1,8 @@
+/** Readiness: 200 when Redis and the provider answer, else 503 saying which does not. */
+import { json } from "@remix-run/node";
+import { readiness } from "~/utils/readiness.server.ts";
+
+export async function loader() {
+  const { ready, checks } = await readiness();
+  return json({ status: ready ? "ready" : "not ready", checks }, { status: ready ? 200 : 503 });
+}
