@@ -223,3 +223,27 @@ describe("logout", () => {
     expect(page.html).toContain('data-notice="state-mismatch"');
   });
 });
+
+describe("security headers", () => {
+  it("every page carries them, and every script this response's CSP nonce", async () => {
+    const browser = new Browser();
+    await signIn(browser, stack.app.url);
+    const signedOut = new Browser();
+    for (const path of ["/", "/login", "/account", "/sessions", "/logout", "/auth/callback?code=x"]) {
+      // /login redirects a signed-in browser, so it is asked as a signed-out one.
+      const response = await (path === "/login" ? signedOut : browser).request(`${stack.app.url}${path}`);
+      const csp = response.headers.get("Content-Security-Policy") ?? "";
+      expect(csp, path).toMatch(/script-src 'self' 'nonce-[A-Za-z0-9+/=]{24}'/);
+      expect(csp, path).toContain("frame-ancestors 'none'");
+      expect(csp, path).toContain(`form-action 'self' ${stack.provider.issuer}`);
+      expect(response.headers.get("X-Frame-Options"), path).toBe("DENY");
+      expect(response.headers.get("Referrer-Policy"), path).toBe("same-origin");
+      expect(response.headers.get("X-Content-Type-Options"), path).toBe("nosniff");
+      expect(response.headers.get("Cache-Control"), path).toBe("no-store");
+      const nonce = /'nonce-([^']+)'/.exec(csp)![1]!;
+      const scripts = [...(await response.text()).matchAll(/<script\b[^>]*>/g)].map((m) => m[0]);
+      expect(scripts.length, path).toBeGreaterThan(0);
+      for (const tag of scripts) expect(tag, path).toContain(`nonce="${nonce}"`);
+    }
+  });
+});

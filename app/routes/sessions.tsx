@@ -74,12 +74,12 @@ export default function Sessions() {
         </tbody>
       </table>
       <p>
-        <Form method="post" reloadDocument style={{ display: "inline" }}>
+        <Form method="post" reloadDocument className="inline">
           <button type="submit" name="intent" value="end-others" className="secondary">
             Sign out everywhere else
           </button>
         </Form>{" "}
-        <Form method="post" reloadDocument style={{ display: "inline" }}>
+        <Form method="post" reloadDocument className="inline">
           <button type="submit" name="intent" value="end-everywhere">
             Sign out everywhere
           </button>
