@@ -12,6 +12,7 @@ import { createRequestHandler } from "@remix-run/express";
 import type { ServerBuild } from "@remix-run/node";
 import express from "express";
 import { EnvError, getEnv, type Env } from "../app/utils/env.server.ts";
+import { fetchDiscoveryCheck } from "../app/utils/readiness.server.ts";
 import { checkRedisAtStartup } from "../app/utils/redis.server.ts";
 import { startLocalRedis } from "../redis/local-redis.ts";
 import { refuseCrossSiteWrites } from "./refuse-cross-site-writes.ts";
@@ -60,18 +61,12 @@ async function startDevelopmentServices(env: Env) {
 
 /** A clear line at start-up when the provider cannot be reached; the app retries at sign-in. */
 async function probeProvider(env: Env) {
-  const url = new URL(".well-known/openid-configuration", env.oidc.issuer.href.endsWith("/") ? env.oidc.issuer : `${env.oidc.issuer.href}/`);
-  try {
-    const response = await fetch(url, { signal: AbortSignal.timeout(5_000) });
-    if (!response.ok) throw new Error(`HTTP ${response.status}`);
-    log(`OpenID provider ${env.oidc.issuer.href} answers discovery`);
-  } catch (error) {
-    console.error(
-      `[server] WARNING: the OpenID provider's discovery document ${url.href} could not be fetched ` +
-        `(${error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : error}). ` +
-        "Sign-in will show an error and retry until it answers; check OIDC_ISSUER.",
-    );
-  }
+  const result = await fetchDiscoveryCheck();
+  if (result === "ok") return log(`OpenID provider ${env.oidc.issuer.href} answers discovery`);
+  console.error(
+    `[server] WARNING: the OpenID provider's discovery document at ${env.oidc.issuer.href} could not be fetched (${result}). ` +
+      "Sign-in will show an error and retry until it answers; check OIDC_ISSUER.",
+  );
 }
 
 async function main() {

@@ -1,7 +1,8 @@
 import { json, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
 import { Form, useLoaderData } from "@remix-run/react";
 import { decodeJwt } from "jose";
-import { displayName, requireSignedInSession, sessionToken } from "~/utils/auth.server.ts";
+import { displayName, requireSignedInSession } from "~/utils/auth.server.ts";
+import { sessionToken } from "~/utils/session-tokens.server.ts";
 
 export const meta: MetaFunction = () => [{ title: "Your session · remix-redis-oidc" }];
 

@@ -11,7 +11,7 @@ import { buildEndSession, getOidcConfig, ProviderUnavailableError, type EndSessi
 import { OidcStrategy, SignInError, type FlowStore } from "./oidc-strategy.server.ts";
 import { safeRedirectPath } from "./safe-redirect.ts";
 import { approximateIp } from "./user-agent.ts";
-import { openToken, sealToken, TokenDecryptionError } from "./token-encryption.server.ts";
+import { sealSessionToken as seal, sessionToken } from "./session-tokens.server.ts";
 import { ensureFreshTokens, RefreshUnavailableError } from "./token-refresh.server.ts";
 import {
   commitSession,
@@ -90,27 +90,6 @@ function authenticator(): Authenticator<SignIn> {
   return globalThis.__rroAuthenticator;
 }
 
-type TokenField = "idToken" | "accessToken" | "refreshToken";
-
-/** Seals a token for storage when TOKEN_ENCRYPTION_KEYS is set. */
-function seal(field: TokenField, value: string | undefined): string | undefined {
-  const [key] = getEnv().tokenEncryptionKeys;
-  return value && key ? sealToken(key, field, value) : value;
-}
-
-/** A stored token, opened (tokens stay sealed in the session until used). Undefined when it cannot be opened, which is logged. */
-export function sessionToken(session: AppSession, field: TokenField): string | undefined {
-  const value = session.get(field);
-  if (!value) return undefined;
-  try {
-    return openToken(getEnv().tokenEncryptionKeys, field, value);
-  } catch (error) {
-    if (!(error instanceof TokenDecryptionError)) throw error;
-    console.error(`[session] ${error.message}`);
-    return undefined;
-  }
-}
-
 const text = (value: unknown) => (typeof value === "string" && value ? value : undefined);
 
 /** The identity claims kept in the session (the full set stays in the stored id_token). */
@@ -140,7 +119,7 @@ export async function getSignedInSession(request: Request): Promise<AppSession |
     return null;
   }
   try {
-    return await mapErrors(() => ensureFreshTokens(session, { open: (s, field) => sessionToken(s, field), seal }));
+    return await mapErrors(() => ensureFreshTokens(session));
   } catch (error) {
     if (!(error instanceof RefreshUnavailableError)) throw error;
     console.error(`[refresh] ${error.message}`);

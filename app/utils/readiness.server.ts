@@ -22,29 +22,30 @@ declare global {
 async function redisCheck(): Promise<"ok" | string> {
   if (getEnv().sessionStore !== "redis") return "ok";
   try {
-    const pong = await Promise.race([
-      withRedis((r) => r.ping()),
-      new Promise<never>((_, reject) => setTimeout(() => reject(new Error("timed out")), TIMEOUT_MS)),
-    ]);
+    const pong = await withRedis((r) => r.ping()); // bounded by the client's command timeout (redis.server.ts)
     return pong === "PONG" ? "ok" : `unexpected reply ${pong}`;
   } catch (error) {
     return `unreachable: ${error instanceof Error ? error.message : error}`;
   }
 }
 
-async function providerCheck(): Promise<"ok" | string> {
-  const cached = globalThis.__rroProviderCheck;
-  if (cached && Date.now() - cached.at < PROVIDER_CHECK_TTL_MS) return cached.result;
+/** Whether the provider answers its discovery document now (also the start-up probe in server/index.ts). */
+export async function fetchDiscoveryCheck(): Promise<"ok" | string> {
   const issuer = getEnv().oidc.issuer;
   const url = new URL(".well-known/openid-configuration", issuer.href.endsWith("/") ? issuer : `${issuer.href}/`);
-  let result: "ok" | string;
   try {
     const response = await fetch(url, { signal: AbortSignal.timeout(TIMEOUT_MS) });
     await response.body?.cancel();
-    result = response.ok ? "ok" : `discovery answered HTTP ${response.status}`;
+    return response.ok ? "ok" : `discovery answered HTTP ${response.status}`;
   } catch (error) {
-    result = `unreachable: ${error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : error}`;
+    return `unreachable: ${error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : error}`;
   }
+}
+
+async function providerCheck(): Promise<"ok" | string> {
+  const cached = globalThis.__rroProviderCheck;
+  if (cached && Date.now() - cached.at < PROVIDER_CHECK_TTL_MS) return cached.result;
+  const result = await fetchDiscoveryCheck();
   globalThis.__rroProviderCheck = { at: Date.now(), result };
   return result;
 }

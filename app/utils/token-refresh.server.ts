@@ -14,6 +14,7 @@ import { getEnv } from "./env.server.ts";
 import { getOidcConfig } from "./oidc.server.ts";
 import { withRedis } from "./redis.server.ts";
 import { commitSession, destroySession, readSessionById, type AppSession } from "./session.server.ts";
+import { sealSessionToken as seal, sessionToken } from "./session-tokens.server.ts";
 
 /** Well past openid-client's 10 s request timeout (oidc.server.ts), so the lock outlives the refresh it guards. */
 const LOCK_MS = 30_000;
@@ -22,12 +23,6 @@ const RELEASE = `if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call
 
 export class RefreshUnavailableError extends Error {
   readonly code = "refresh_unavailable";
-}
-
-/** Seals and opens tokens (TOKEN_ENCRYPTION_KEYS); given by auth.server.ts to avoid a cycle. */
-export interface TokenCodec {
-  open(session: AppSession, field: "refreshToken"): string | undefined;
-  seal(field: "idToken" | "accessToken" | "refreshToken", value: string | undefined): string | undefined;
 }
 
 const now = () => Math.floor(Date.now() / 1000);
@@ -43,18 +38,18 @@ declare global {
 }
 
 /** The session with fresh tokens (itself when nothing was due), or null when the refresh ended it. */
-export function ensureFreshTokens(session: AppSession, codec: TokenCodec): Promise<AppSession | null> {
+export function ensureFreshTokens(session: AppSession): Promise<AppSession | null> {
   if (!needsRefresh(session)) return Promise.resolve(session);
   const inFlight = (globalThis.__rroRefreshes ??= new Map());
   let refresh = inFlight.get(session.id);
   if (!refresh) {
-    refresh = refreshOnce(session, codec).finally(() => inFlight.delete(session.id));
+    refresh = refreshOnce(session).finally(() => inFlight.delete(session.id));
     inFlight.set(session.id, refresh);
   }
   return refresh;
 }
 
-async function refreshOnce(session: AppSession, codec: TokenCodec): Promise<AppSession | null> {
+async function refreshOnce(session: AppSession): Promise<AppSession | null> {
   const lockKey = `${getEnv().redisKeyPrefix}lock:refresh:${session.id}`;
   const owner = randomUUID();
   const locked = await withRedis((r) => r.set(lockKey, owner, "PX", LOCK_MS, "NX"));
@@ -64,7 +59,7 @@ async function refreshOnce(session: AppSession, codec: TokenCodec): Promise<AppS
     const current = await readSessionById(session.id);
     if (!current) return null;
     if (!needsRefresh(current)) return current;
-    const refreshToken = codec.open(current, "refreshToken");
+    const refreshToken = sessionToken(current, "refreshToken");
     if (!refreshToken) {
       // Stored but unreadable (its TOKEN_ENCRYPTION_KEYS key is gone): forget it rather than retry on every request.
       current.unset("refreshToken");
@@ -82,10 +77,10 @@ async function refreshOnce(session: AppSession, codec: TokenCodec): Promise<AppS
       }
       throw new RefreshUnavailableError(`the provider could not refresh the tokens: ${error instanceof Error ? error.message : error}`, { cause: error });
     }
-    current.set("accessToken", codec.seal("accessToken", tokens.access_token));
+    current.set("accessToken", seal("accessToken", tokens.access_token));
     current.set("accessTokenExpiresAt", tokens.expires_in ? now() + tokens.expires_in : undefined);
-    if (tokens.refresh_token) current.set("refreshToken", codec.seal("refreshToken", tokens.refresh_token)); // rotated
-    if (tokens.id_token) current.set("idToken", codec.seal("idToken", tokens.id_token));
+    if (tokens.refresh_token) current.set("refreshToken", seal("refreshToken", tokens.refresh_token)); // rotated
+    if (tokens.id_token) current.set("idToken", seal("idToken", tokens.id_token));
     // Only while the lock is still ours: a refresh slower than the lock must not overwrite a newer one.
     if ((await withRedis((r) => r.get(lockKey))) !== owner) {
       throw new RefreshUnavailableError("the token refresh outlasted its lock; its result was dropped");
