@@ -46,6 +46,11 @@ const schema = z.object({
   TOKEN_ENCRYPTION_KEYS: z.string().optional(),
   REDIS_URL: optionalUrl,
   REDIS_KEY_PREFIX: z.string().min(1).default("rro:"),
+  REDIS_SENTINELS: z.string().optional(),
+  REDIS_SENTINEL_MASTER: z.string().default("mymaster"),
+  REDIS_SENTINEL_PASSWORD: z.string().optional(),
+  REDIS_CLUSTER_NODES: z.string().optional(),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   OIDC_ISSUER: optionalUrl,
   OIDC_ALLOW_INSECURE_ISSUER: z
     .enum(["true", "false", "1", "0", ""])
@@ -64,6 +69,22 @@ const schema = z.object({
   OIDC_END_SESSION_METHOD: z.enum(["get", "post"]).default("get"),
   DEV_OIDC_PORT: z.coerce.number().int().min(0).max(65535).default(DEV_ISSUER_PORT),
 });
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+/**
+ * Where Redis is: one server (REDIS_URL), a primary found through Sentinel,
+ * or a Cluster. In the last two, REDIS_URL gives only the scheme (rediss: TLS),
+ * the ACL user and password and (Sentinel) the database number.
+ * docs/decisions/011-redis-topologies.md
+ */
+export type RedisTopology =
+  | { kind: "single" }
+  | { kind: "sentinel"; sentinels: HostPort[]; master: string; sentinelPassword: string | undefined }
+  | { kind: "cluster"; nodes: HostPort[] };
 
 export type TokenAuthMethod = "client_secret_basic" | "client_secret_post";
 
@@ -84,9 +105,12 @@ export interface Env {
   /** Refresh the access token when it expires within this many seconds (Redis design). */
   tokenRefreshMargin: number;
   redisUrl: string;
-  /** True when REDIS_URL was not given: development starts the local Redis from redis/. */
+  redisTopology: RedisTopology;
+  /** True when no Redis was configured: development starts the local Redis from redis/. */
   useLocalRedis: boolean;
   redisKeyPrefix: string;
+  /** pino level of the JSON log on stdout. */
+  logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
   oidc: {
     issuer: URL;
     /** True when OIDC_ISSUER was not given: development starts the embedded provider. */
@@ -134,7 +158,9 @@ export function parseEnv(
 
   if (isProduction) {
     require("APP_URL", v.APP_URL, "the public URL of the app, e.g. https://app.example.com");
-    if (v.SESSION_STORE === "redis") require("REDIS_URL", v.REDIS_URL, "e.g. redis://:password@redis.internal:6379/0");
+    if (v.SESSION_STORE === "redis" && !v.REDIS_SENTINELS && !v.REDIS_CLUSTER_NODES) {
+      require("REDIS_URL", v.REDIS_URL, "e.g. redis://:password@redis.internal:6379/0 (or set REDIS_SENTINELS or REDIS_CLUSTER_NODES)");
+    }
     require(
       "OIDC_ISSUER",
       v.OIDC_ISSUER,
@@ -183,6 +209,9 @@ export function parseEnv(
   const encryption = parseEncryptionKeys(v.TOKEN_ENCRYPTION_KEYS);
   problems.push(...encryption.problems);
 
+  const redisUrl = v.REDIS_URL ?? DEV_REDIS_URL;
+  const redisTopology = parseRedisTopology(v, redisUrl, problems);
+
   if (problems.length) throw new EnvError(problems);
 
   return {
@@ -196,9 +225,11 @@ export function parseEnv(
     tokenEncryptionKeys: encryption.keys,
     sessionIdleTimeout: Math.min(v.SESSION_IDLE_TIMEOUT, v.SESSION_MAX_AGE),
     tokenRefreshMargin: v.TOKEN_REFRESH_MARGIN,
-    redisUrl: v.REDIS_URL ?? DEV_REDIS_URL,
-    useLocalRedis: !v.REDIS_URL && v.SESSION_STORE === "redis",
+    redisUrl,
+    redisTopology,
+    useLocalRedis: !v.REDIS_URL && redisTopology.kind === "single" && v.SESSION_STORE === "redis",
     redisKeyPrefix: v.REDIS_KEY_PREFIX,
+    logLevel: v.LOG_LEVEL,
     oidc: {
       issuer,
       useDevProvider,
@@ -214,6 +245,49 @@ export function parseEnv(
       endSessionMethod: v.OIDC_END_SESSION_METHOD,
     },
   };
+}
+
+/** "host:port,host:port" (IPv6 as [::1]:port). */
+function parseHostList(name: string, list: string, problems: string[]): HostPort[] {
+  return list
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .flatMap((entry) => {
+      const match = /^(\[[^\]]+\]|[^:\s]+):(\d{1,5})$/.exec(entry);
+      const port = Number(match?.[2]);
+      if (!match || port < 1 || port > 65535) {
+        problems.push(`${name}: "${entry}" is not host:port (expected e.g. 10.0.0.5:26379,10.0.0.6:26379)`);
+        return [];
+      }
+      return [{ host: match[1]!.replace(/^\[|\]$/g, ""), port }];
+    });
+}
+
+function parseRedisTopology(v: z.infer<typeof schema>, redisUrl: string, problems: string[]): RedisTopology {
+  if (v.REDIS_SENTINELS && v.REDIS_CLUSTER_NODES) {
+    problems.push("REDIS_SENTINELS and REDIS_CLUSTER_NODES are both set: choose one (Sentinel or Cluster)");
+    return { kind: "single" };
+  }
+  const url = new URL(redisUrl);
+  if (!["redis:", "rediss:"].includes(url.protocol)) {
+    problems.push(`REDIS_URL: "${url.protocol}" is not redis: or rediss: (TLS)`);
+  }
+  const db = url.pathname.replace(/^\//, "");
+  if (db && !/^\d+$/.test(db)) problems.push(`REDIS_URL: the path "/${db}" must be a database number, e.g. /0`);
+  if (v.REDIS_SENTINELS) {
+    return {
+      kind: "sentinel",
+      sentinels: parseHostList("REDIS_SENTINELS", v.REDIS_SENTINELS, problems),
+      master: v.REDIS_SENTINEL_MASTER,
+      sentinelPassword: v.REDIS_SENTINEL_PASSWORD,
+    };
+  }
+  if (v.REDIS_CLUSTER_NODES) {
+    if (db && db !== "0") problems.push(`REDIS_URL: database ${db} is set, but a Redis Cluster has only database 0`);
+    return { kind: "cluster", nodes: parseHostList("REDIS_CLUSTER_NODES", v.REDIS_CLUSTER_NODES, problems) };
+  }
+  return { kind: "single" };
 }
 
 function randomSecret() {
