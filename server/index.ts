@@ -12,22 +12,36 @@ import { createRequestHandler } from "@remix-run/express";
 import type { ServerBuild } from "@remix-run/node";
 import express from "express";
 import { EnvError, getEnv, type Env } from "../app/utils/env.server.ts";
+import { logger } from "../app/utils/logger.server.ts";
 import { fetchDiscoveryCheck } from "../app/utils/readiness.server.ts";
 import { checkRedisAtStartup } from "../app/utils/redis.server.ts";
 import { startLocalRedis } from "../redis/local-redis.ts";
 import { refuseCrossSiteWrites } from "./refuse-cross-site-writes.ts";
+import { logUnhandledErrors, requestLogging } from "./request-logging.ts";
 
-const log = (line: string) => console.log(`[server] ${line}`);
+const log = (line: string) => logger.info(`[server] ${line}`);
 const cleanups: Array<() => Promise<void>> = [];
+
+/**
+ * A start-up failure: a fatal line in the JSON log, and the plain message on
+ * stderr for the person starting the server (a configuration error lists one
+ * problem a line, which JSON would fold into one).
+ */
+function logStartupFailure(message: string, fields: object) {
+  logger.fatal(fields, `[server] ${message}`);
+  process.stderr.write(`${message}\n`);
+}
 
 function loadConfiguration(): Env {
   const file = process.env.ENV_FILE ?? ".env";
   if (file && existsSync(file)) process.loadEnvFile(file); // never overrides variables already set
   try {
-    return getEnv();
+    const env = getEnv();
+    logger.level = env.logLevel;
+    return env;
   } catch (error) {
     if (error instanceof EnvError) {
-      console.error(error.message);
+      logStartupFailure(error.message, { problems: error.problems });
       process.exit(1);
     }
     throw error;
@@ -52,7 +66,7 @@ async function startDevelopmentServices(env: Env) {
         backchannelLogoutUri: new URL("/auth/backchannel-logout", env.appUrl).href,
         tokenEndpointAuthMethod: env.oidc.tokenAuthMethod,
       },
-      log: (line) => console.log(`[dev-oidc] ${line}`),
+      log: (line) => logger.info(line), // its lines start with [dev-oidc]
     });
     cleanups.push(provider.close);
     log(`development OpenID provider at ${provider.issuer} (demo users: see README)`);
@@ -63,8 +77,8 @@ async function startDevelopmentServices(env: Env) {
 async function probeProvider(env: Env) {
   const result = await fetchDiscoveryCheck();
   if (result === "ok") return log(`OpenID provider ${env.oidc.issuer.href} answers discovery`);
-  console.error(
-    `[server] WARNING: the OpenID provider's discovery document at ${env.oidc.issuer.href} could not be fetched (${result}). ` +
+  logger.warn(
+    `[server] the OpenID provider's discovery document at ${env.oidc.issuer.href} could not be fetched (${result}). ` +
       "Sign-in will show an error and retry until it answers; check OIDC_ISSUER.",
   );
 }
@@ -73,9 +87,9 @@ async function main() {
   const env = loadConfiguration();
   if (!env.isProduction) await startDevelopmentServices(env);
   if (env.sessionStore === "redis") {
-    const redis = await checkRedisAtStartup(env.redisUrl);
+    const redis = await checkRedisAtStartup(env);
     if (redis.problem) throw new Error(redis.problem);
-    if (redis.warning) console.error(`[server] WARNING: ${redis.warning}`);
+    if (redis.warning) logger.warn(`[server] ${redis.warning}`);
   } else {
     log("SESSION_STORE=cookie: sessions live in the cookie, tokens included (the design this project replaces; for comparison)");
   }
@@ -85,13 +99,15 @@ async function main() {
 
   const app = express();
   app.disable("x-powered-by");
+  // First, so that every response (static files and refusals included) has its request id and log line.
+  app.use(requestLogging());
   const server = http.createServer(app);
 
   let build: ServerBuild | (() => Promise<ServerBuild>);
   if (env.isProduction) {
     const buildPath = path.resolve("build/server/index.js");
     if (!existsSync(buildPath)) {
-      console.error("No production build found at build/server/index.js: run `npm run build` first.");
+      logStartupFailure("No production build found at build/server/index.js: run `npm run build` first.", {});
       process.exit(1);
     }
     build = (await import(buildPath)) as ServerBuild;
@@ -116,10 +132,12 @@ async function main() {
     createRequestHandler({
       build,
       mode: env.isProduction ? "production" : "development",
-      // The client's address for the sessions list (behind a proxy: configure Express's "trust proxy").
-      getLoadContext: (req) => ({ clientIp: req.ip }),
+      // The client's address for the sessions list (behind a proxy: configure Express's "trust proxy"),
+      // and the request id of the log (app/load-context.ts).
+      getLoadContext: (req) => ({ clientIp: req.ip, requestId: String(req.id) }),
     }),
   );
+  app.use(logUnhandledErrors());
 
   await new Promise<void>((resolve) => server.listen(env.port, resolve));
   const address = server.address();
@@ -152,7 +170,7 @@ async function main() {
 }
 
 main().catch(async (error: unknown) => {
-  console.error(error instanceof Error ? error.message : error);
+  logStartupFailure(error instanceof Error ? error.message : String(error), { err: error });
   for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
   process.exit(1);
 });

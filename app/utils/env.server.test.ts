@@ -95,4 +95,31 @@ describe("empty variables", () => {
     expect(env.useLocalRedis).toBe(true);
     expect(env.sessionMaxAge).toBe(8 * 60 * 60);
   });
+
+  describe("Redis topologies", () => {
+    const { REDIS_URL: _omitted, ...withoutUrl } = production;
+    it("takes Sentinels and the primary's name; REDIS_URL is then optional", () => {
+      const env = parseEnv({ ...withoutUrl, REDIS_SENTINELS: "10.0.0.5:26379, [::1]:26380", REDIS_SENTINEL_MASTER: "sessions" });
+      expect(env.redisTopology).toEqual({
+        kind: "sentinel",
+        sentinels: [{ host: "10.0.0.5", port: 26379 }, { host: "::1", port: 26380 }],
+        master: "sessions",
+        sentinelPassword: undefined,
+      });
+      expect(env.useLocalRedis).toBe(false);
+    });
+    it("takes Cluster seed nodes", () => {
+      const env = parseEnv({ ...withoutUrl, REDIS_CLUSTER_NODES: "redis-0:6379,redis-1:6379" });
+      expect(env.redisTopology).toEqual({ kind: "cluster", nodes: [{ host: "redis-0", port: 6379 }, { host: "redis-1", port: 6379 }] });
+    });
+    it("names each mistake", () => {
+      expect(problems({ ...production, REDIS_SENTINELS: "a:1", REDIS_CLUSTER_NODES: "b:2" })).toContain("choose one");
+      expect(problems({ ...production, REDIS_SENTINELS: "sentinel-without-port" })).toContain('REDIS_SENTINELS: "sentinel-without-port" is not host:port');
+      expect(problems({ ...production, REDIS_CLUSTER_NODES: "a:99999" })).toContain("is not host:port");
+      expect(problems({ ...production, REDIS_URL: "redis://r:6379/2", REDIS_CLUSTER_NODES: "a:1" })).toContain("Cluster has only database 0");
+      expect(problems({ ...production, REDIS_URL: "http://r:6379" })).toContain('"http:" is not redis: or rediss:');
+      expect(problems({ ...production, REDIS_URL: "redis://r:6379/sessions" })).toContain("must be a database number");
+      expect(problems(withoutUrl)).toContain("REDIS_URL is required");
+    });
+  });
 });

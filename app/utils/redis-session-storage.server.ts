@@ -9,11 +9,13 @@
  * - the TTL of a write is the smaller of the idle timeout and the time left
  *   until the cookie expires; zero or less deletes (as connect-redis does);
  * - an update never resurrects a session that was deleted meanwhile (`SET … XX`),
- *   so a logout in one tab cannot be undone by a write from another.
+ *   so a logout in one tab cannot be undone by a write from another;
+ * - every command touches one key, so it works unchanged on a Redis Cluster
+ *   (docs/decisions/011-redis-topologies.md).
  */
 import { randomBytes } from "node:crypto";
 import { createSessionStorage, type Cookie, type SessionData, type SessionStorage } from "@remix-run/node";
-import type { ChainableCommander, Redis } from "ioredis";
+import type { RedisClient } from "./redis.server.ts";
 
 export const SESSION_ID_PATTERN = /^[A-Za-z0-9_-]{22}$/;
 
@@ -24,13 +26,19 @@ export function newSessionId(): string {
 export interface RedisSessionStorageOptions<Data = SessionData> {
   cookie: Cookie;
   /** Runs a command against Redis, mapping connection failures (see redis.server.ts). */
-  redis: <T>(operation: (redis: Redis) => Promise<T>) => Promise<T>;
+  redis: <T>(operation: (redis: RedisClient) => Promise<T>) => Promise<T>;
   /** Key prefix, e.g. "rro:" gives keys "rro:sess:<id>". */
   prefix: string;
   /** Sliding idle timeout, in seconds. */
   idleTimeout: number;
-  /** Adds commands to the transaction that creates a session (e.g. index entries), so they land together. */
-  onCreate?: (transaction: ChainableCommander, id: string, data: Data) => void;
+  /**
+   * Entries that must exist whenever the session does (e.g. index entries):
+   * `add` runs before the record is written, `remove` if it then is not.
+   */
+  index?: {
+    add(id: string, data: Data): Promise<void>;
+    remove(id: string, data: Data): Promise<void>;
+  };
 }
 
 export function ttlSeconds(idleTimeout: number, expires: Date | undefined, now = Date.now()): number {
@@ -52,12 +60,11 @@ export function createRedisSessionStorage<Data = SessionData, FlashData = Data>(
       for (;;) {
         const id = newSessionId();
         if (ttl <= 0) return id; // already expired: nothing to store
-        const created = await redis(async (r) => {
-          const transaction = r.multi().set(key(id), body, "EX", ttl, "NX");
-          options.onCreate?.(transaction, id, data as Data);
-          return (await transaction.exec())?.[0]?.[1];
-        });
-        if (created) return id; // a 128-bit collision is not expected; retry if it happens
+        await options.index?.add(id, data as Data);
+        const created = await redis((r) => r.set(key(id), body, "EX", ttl, "NX"));
+        if (created) return id;
+        // A 128-bit collision is not expected; if it happens, the entries just added name someone else's session.
+        await options.index?.remove(id, data as Data);
       }
     },
     async readData(id) {

@@ -1,17 +1,21 @@
 /**
  * The one Redis connection of this process (ioredis), created on first use
- * and kept across development reloads.
+ * and kept across development reloads: one server, a primary found through
+ * Sentinel, or a Cluster (docs/decisions/011-redis-topologies.md).
  *
  * Failure behaviour is deliberate (docs/decisions/003-redis-keys-and-ttls.md):
  * no offline queue, so while Redis is down a command fails at once instead of
  * piling up; a bounded command timeout; reconnection every ≤ 500 ms, so
  * service returns by itself within a second of Redis coming back.
  */
-import { Redis, ReplyError } from "ioredis";
-import { getEnv } from "./env.server.ts";
+import { Cluster, Redis, ReplyError, type ClusterOptions, type RedisOptions } from "ioredis";
+import { getEnv, type Env } from "./env.server.ts";
+
+/** One server or a Cluster: the commands the app uses are the same on both. */
+export type RedisClient = Redis | Cluster;
 
 declare global {
-  var __rroRedis: Redis | undefined;
+  var __rroRedis: RedisClient | undefined;
 }
 
 export class RedisUnavailableError extends Error {
@@ -31,19 +35,75 @@ export class RedisCommandError extends Error {
   }
 }
 
-export function createRedisClient(url: string): Redis {
-  const client = new Redis(url, {
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 1,
-    connectTimeout: 2_000,
-    commandTimeout: 2_000,
-    retryStrategy: (attempt) => Math.min(attempt * 100, 500),
-  });
+/** Where Redis is, for log lines: hosts and ports, never the password. */
+export function describeRedis(env: Pick<Env, "redisUrl" | "redisTopology">): string {
+  const topology = env.redisTopology;
+  const hosts = (list: Array<{ host: string; port: number }>) => list.map((h) => `${h.host}:${h.port}`).join(",");
+  if (topology.kind === "sentinel") return `Sentinel ${hosts(topology.sentinels)} (primary "${topology.master}")`;
+  if (topology.kind === "cluster") return `Cluster ${hosts(topology.nodes)}`;
+  return env.redisUrl.replace(/\/\/[^@]*@/, "//***@");
+}
+
+/** Credentials, database and TLS from REDIS_URL, for the Sentinel and Cluster modes (their hosts come from their own lists). */
+function urlOptions(redisUrl: string): RedisOptions {
+  const url = new URL(redisUrl);
+  const db = url.pathname.replace(/^\//, "");
+  return {
+    ...(url.username ? { username: decodeURIComponent(url.username) } : {}),
+    ...(url.password ? { password: decodeURIComponent(url.password) } : {}),
+    ...(db ? { db: Number(db) } : {}),
+    ...(url.protocol === "rediss:" ? { tls: {} } : {}),
+  };
+}
+
+const FAILURE_OPTIONS = {
+  enableOfflineQueue: false,
+  maxRetriesPerRequest: 1,
+  connectTimeout: 2_000,
+  commandTimeout: 2_000,
+  retryStrategy: (attempt: number) => Math.min(attempt * 100, 500),
+  // After a failover, a connection left on a demoted primary gets READONLY: reconnect (Sentinel finds the new one).
+  reconnectOnError: (error: Error) => /^READONLY/.test(error.message),
+} satisfies RedisOptions;
+
+/** A client for the configured topology. `overrides` apply to every connection (the start-up check gives up at once). */
+export function connectRedis(env: Pick<Env, "redisUrl" | "redisTopology">, overrides: RedisOptions = {}): RedisClient {
+  const topology = env.redisTopology;
+  if (topology.kind === "cluster") {
+    const options: ClusterOptions = {
+      enableOfflineQueue: false,
+      clusterRetryStrategy: FAILURE_OPTIONS.retryStrategy,
+      // Ask the cluster for its slots again soon after a node fails, so a promoted replica is found quickly.
+      slotsRefreshInterval: 1_000,
+      redisOptions: { ...FAILURE_OPTIONS, ...urlOptions(env.redisUrl), db: undefined, ...overrides },
+    };
+    return new Cluster(topology.nodes, options);
+  }
+  if (topology.kind === "sentinel") {
+    const fromUrl = urlOptions(env.redisUrl);
+    return new Redis({
+      ...FAILURE_OPTIONS,
+      ...fromUrl,
+      sentinels: topology.sentinels,
+      name: topology.master,
+      sentinelPassword: topology.sentinelPassword,
+      enableTLSForSentinelMode: Boolean(fromUrl.tls),
+      sentinelRetryStrategy: FAILURE_OPTIONS.retryStrategy,
+      // Sentinel tells clients of a failover: switch at once rather than when the old primary's connection breaks.
+      failoverDetector: true,
+      ...overrides,
+    });
+  }
+  return new Redis(env.redisUrl, { ...FAILURE_OPTIONS, ...overrides });
+}
+
+export function createRedisClient(env: Pick<Env, "redisUrl" | "redisTopology">): RedisClient {
+  const client = connectRedis(env);
   let down = false;
   client.on("error", (error: Error) => {
     if (down) return; // one line per outage, not one per reconnect attempt
     down = true;
-    console.error(`[redis] ${url.replace(/\/\/[^@]*@/, "//***@")} unreachable: ${error.message}; retrying`);
+    console.error(`[redis] ${describeRedis(env)} unreachable: ${error.message}; retrying`);
   });
   client.on("ready", () => {
     if (down) console.error("[redis] connection restored");
@@ -52,15 +112,15 @@ export function createRedisClient(url: string): Redis {
   return client;
 }
 
-export function getRedis(): Redis {
-  globalThis.__rroRedis ??= createRedisClient(getEnv().redisUrl);
+export function getRedis(): RedisClient {
+  globalThis.__rroRedis ??= createRedisClient(getEnv());
   return globalThis.__rroRedis;
 }
 
 const FIRST_CONNECT_WAIT_MS = 1_000;
 
 /** While the very first connection is being made, wait for it briefly (there is no offline queue). */
-async function firstConnection(redis: Redis) {
+async function firstConnection(redis: RedisClient) {
   if (!["wait", "connecting", "connect"].includes(redis.status)) return;
   await new Promise<void>((resolve) => {
     const timer = setTimeout(done, FIRST_CONNECT_WAIT_MS);
@@ -81,7 +141,7 @@ const TRANSIENT_REPLY = /^(LOADING|BUSY|MASTERDOWN|CLUSTERDOWN|READONLY|TRYAGAIN
  * replies) into RedisUnavailableError; other replies (NOAUTH, WRONGTYPE,
  * unknown command…) into RedisCommandError, which ends as a 500.
  */
-export async function withRedis<T>(operation: (redis: Redis) => Promise<T>): Promise<T> {
+export async function withRedis<T>(operation: (redis: RedisClient) => Promise<T>): Promise<T> {
   const redis = getRedis();
   try {
     await firstConnection(redis);
@@ -102,14 +162,14 @@ export function redisVersionProblem(info: string): string | undefined {
 }
 
 /** At start-up: a clear line if Redis is unreachable (the app starts anyway and recovers), an error if it is too old. */
-export async function checkRedisAtStartup(url: string): Promise<{ problem?: string; warning?: string }> {
-  const client = new Redis(url, { lazyConnect: true, connectTimeout: 2_000, maxRetriesPerRequest: 0, retryStrategy: () => null });
+export async function checkRedisAtStartup(env: Pick<Env, "redisUrl" | "redisTopology">): Promise<{ problem?: string; warning?: string }> {
+  const client = connectRedis(env, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, reconnectOnError: () => false });
   client.on("error", () => {});
   try {
     await client.connect();
-    return { problem: redisVersionProblem(await client.info("server")) };
+    return { problem: redisVersionProblem(String(await client.info("server"))) };
   } catch (error) {
-    return { warning: `Redis at ${url.replace(/\/\/[^@]*@/, "//***@")} is not reachable yet (${error instanceof Error ? error.message : error}); pages that need a session answer 503 until it is.` };
+    return { warning: `Redis (${describeRedis(env)}) is not reachable yet (${error instanceof Error ? error.message : error}); pages that need a session answer 503 until it is.` };
   } finally {
     client.disconnect();
   }

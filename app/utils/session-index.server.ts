@@ -4,16 +4,16 @@
  * scanning. One sorted set per sid and per sub, members = session ids, score =
  * the session's absolute expiry (epoch seconds):
  *   <prefix>sid:<sha256(sid)>   <prefix>sub:<sha256(sub)>
- * Entries are added in the same transaction that creates the session, removed
- * in the same transaction that deletes it (logout, revocation, absolute
- * expiry seen), pruned of
- * expired scores at every add, and dropped when found without their session
- * (idle expiry) on read. Each index key expires SESSION_MAX_AGE after its
- * last add, so none outlives its sessions by more than that.
- * docs/decisions/009-backchannel-logout.md
+ * Entries are added before the session record is written and removed after
+ * it is deleted (logout, revocation, absolute expiry seen), so a live session
+ * is always indexed; an entry left behind by a failure in between names no
+ * session and is dropped when found (as are those of idle-expired sessions).
+ * Entries are pruned of expired scores at every add, and each index key
+ * expires SESSION_MAX_AGE after its last add, so none outlives its sessions by
+ * more than that. No command touches two keys, so all of this works on a
+ * Redis Cluster. docs/decisions/009-backchannel-logout.md, 011-redis-topologies.md
  */
 import { createHash } from "node:crypto";
-import type { ChainableCommander } from "ioredis";
 import { getEnv } from "./env.server.ts";
 import { withRedis } from "./redis.server.ts";
 import type { SessionData } from "./session.server.ts";
@@ -35,13 +35,28 @@ function indexKeys(data: Pick<SessionData, "user" | "sid">): string[] {
 const sessionKey = (id: string) => `${getEnv().redisKeyPrefix}sess:${id}`;
 const now = () => Math.floor(Date.now() / 1000);
 
-/** Adds a new signed-in session to its indexes, inside the transaction that creates it. */
-export function addToIndexes(transaction: ChainableCommander, id: string, data: SessionData) {
-  if (!data.expiresAt) return;
-  for (const key of indexKeys(data)) {
-    transaction.zadd(key, data.expiresAt, id).zremrangebyscore(key, "-inf", now()).expire(key, getEnv().sessionMaxAge);
-  }
+/** Adds a new signed-in session to its indexes, before its record is written. One MULTI per index key. */
+async function addToIndexes(id: string, data: SessionData) {
+  const expiresAt = data.expiresAt;
+  if (!expiresAt) return;
+  await withRedis((r) =>
+    Promise.all(
+      indexKeys(data).map((key) =>
+        r.multi().zadd(key, expiresAt, id).zremrangebyscore(key, "-inf", now()).expire(key, getEnv().sessionMaxAge).exec(),
+      ),
+    ),
+  );
 }
+
+async function removeFromIndexes(sessions: Array<Pick<ListedSession, "id" | "data">>) {
+  await withRedis((r) => Promise.all(sessions.flatMap(({ id, data }) => indexKeys(data).map((key) => r.zrem(key, id)))));
+}
+
+/** What the Redis session storage calls to keep the indexes in step with the records. */
+export const sessionIndexes = {
+  add: addToIndexes,
+  remove: (id: string, data: SessionData) => removeFromIndexes([{ id, data }]),
+};
 
 export interface ListedSession {
   id: string;
@@ -59,12 +74,12 @@ export async function sessionsFor(query: IndexQuery): Promise<ListedSession[]> {
   const key = indexKey(query);
   const ids = await withRedis((r) => r.zrangebyscore(key, now(), "+inf"));
   if (ids.length === 0) return [];
-  const replies = await withRedis((r) => ids.reduce((p, id) => p.get(sessionKey(id)).ttl(sessionKey(id)), r.pipeline()).exec());
+  // One command per key (they may live on different Cluster nodes); ioredis sends them without waiting in between.
+  const replies = await withRedis((r) => Promise.all(ids.map((id) => Promise.all([r.get(sessionKey(id)), r.ttl(sessionKey(id))]))));
   const sessions: ListedSession[] = [];
   const gone: string[] = [];
   ids.forEach((id, i) => {
-    const raw = replies?.[2 * i]?.[1];
-    const ttl = Number(replies?.[2 * i + 1]?.[1] ?? -2);
+    const [raw, ttl] = replies[i]!;
     try {
       if (typeof raw === "string" && ttl >= 0) return void sessions.push({ id, data: JSON.parse(raw) as SessionData, ttl });
     } catch {
@@ -76,10 +91,9 @@ export async function sessionsFor(query: IndexQuery): Promise<ListedSession[]> {
   return sessions;
 }
 
-/** Deletes sessions and all their index entries together (one MULTI): none is left unindexed but alive. */
+/** Deletes sessions, then their index entries: if the second step fails, what is left names no session. */
 export async function destroyIndexedSessions(sessions: Array<Pick<ListedSession, "id" | "data">>): Promise<void> {
   if (sessions.length === 0) return;
-  await withRedis((r) =>
-    sessions.reduce((m, { id, data }) => indexKeys(data).reduce((q, key) => q.zrem(key, id), m.del(sessionKey(id))), r.multi()).exec(),
-  );
+  await withRedis((r) => Promise.all(sessions.map(({ id }) => r.del(sessionKey(id)))));
+  await removeFromIndexes(sessions);
 }

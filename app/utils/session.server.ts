@@ -17,7 +17,7 @@ import {
 import { getEnv } from "./env.server.ts";
 import { createRedisSessionStorage, SESSION_ID_PATTERN } from "./redis-session-storage.server.ts";
 import { RedisCommandError, RedisUnavailableError, withRedis } from "./redis.server.ts";
-import { addToIndexes, destroyIndexedSessions } from "./session-index.server.ts";
+import { sessionIndexes, destroyIndexedSessions } from "./session-index.server.ts";
 
 /** One sign-in in progress (one per browser tab), kept until the callback. */
 export interface OidcFlow {
@@ -93,7 +93,7 @@ function sessionStore() {
             redis: withRedis,
             prefix: env.redisKeyPrefix,
             idleTimeout: env.sessionIdleTimeout,
-            onCreate: addToIndexes,
+            index: sessionIndexes,
           });
     globalThis.__rroSessionStore = { cookie, storage };
   }
@@ -179,7 +179,7 @@ export function commitSession(session: AppSession, options?: { maxAge?: number }
   return mapErrors(() => sessionStorage().commitSession(session, options));
 }
 
-/** Deletes the session (with its index entries, in one transaction) and returns the Set-Cookie that clears the cookie. */
+/** Deletes the session (then its index entries) and returns the Set-Cookie that clears the cookie. */
 export function destroySession(session: AppSession): Promise<string> {
   return mapErrors(async () => {
     if (getEnv().sessionStore === "cookie") return sessionStorage().destroySession(session);
