@@ -5,6 +5,7 @@
 #   - redis-server (Debian package): the local Redis for `npm run dev` and the tests
 #   - chromium (Debian package): the browser tests
 #   - nginx (Debian package): the proxy tests and `npm run compare` (started on loopback with a generated config)
+#   - redis-tools (redis-cli) and openssl: the Redis Cluster and TLS tests (cluster creation, a test CA)
 # As root it uses apt-get; with password-less sudo, sudo apt-get; otherwise it
 # says what to run (and on macOS, what to install with Homebrew).
 set -euo pipefail
@@ -27,6 +28,8 @@ missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 have_chromium || missing+=(chromium)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 
 if [ ${#missing[@]} -gt 0 ]; then
   apt_install() {
