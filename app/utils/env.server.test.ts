@@ -122,4 +122,12 @@ describe("empty variables", () => {
       expect(problems(withoutUrl)).toContain("REDIS_URL is required");
     });
   });
+
+  it("takes TRUST_PROXY as hops or proxy addresses, never as 'trust everyone'", () => {
+    expect(parseEnv({ ...production }).trustProxy).toBe(false);
+    expect(parseEnv({ ...production, TRUST_PROXY: "1" }).trustProxy).toBe(1);
+    expect(parseEnv({ ...production, TRUST_PROXY: "loopback, 10.0.0.0/8" }).trustProxy).toBe("loopback,10.0.0.0/8");
+    expect(problems({ ...production, TRUST_PROXY: "true" })).toContain('"true" is refused');
+    expect(problems({ ...production, TRUST_PROXY: "proxy.internal" })).toContain("TRUST_PROXY");
+  });
 });

@@ -38,6 +38,7 @@ const schema = z.object({
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   APP_URL: optionalUrl,
+  TRUST_PROXY: z.string().optional(),
   SESSION_STORE: z.enum(["redis", "cookie"]).default("redis"),
   SESSION_SECRET: z.string().optional(),
   SESSION_MAX_AGE: seconds(8 * 60 * 60),
@@ -92,6 +93,11 @@ export interface Env {
   isProduction: boolean;
   port: number;
   appUrl: URL;
+  /**
+   * Express's "trust proxy": which proxies' X-Forwarded-For/-Proto to believe
+   * (a hop count, or addresses/subnets/`loopback`…); false: none.
+   */
+  trustProxy: number | string | false;
   /** `redis`: the session in Redis, an id in the cookie (this project). `cookie`: everything in the cookie (the design it replaces). */
   sessionStore: "redis" | "cookie";
   /** First signs, all verify. */
@@ -189,6 +195,8 @@ export function parseEnv(
     problems.push(`APP_URL: ${appUrl.origin} must be https in production (session cookies are Secure only over https)`);
   }
 
+  const trustProxy = parseTrustProxy(v.TRUST_PROXY, problems);
+
   const useDevProvider = !v.OIDC_ISSUER && !isProduction;
   const issuer = new URL(v.OIDC_ISSUER ?? `http://127.0.0.1:${v.DEV_OIDC_PORT}`);
   if (
@@ -218,6 +226,7 @@ export function parseEnv(
     isProduction,
     port: v.PORT,
     appUrl,
+    trustProxy,
     sessionStore: v.SESSION_STORE,
     sessionSecrets,
     sessionSecretGenerated,
@@ -245,6 +254,27 @@ export function parseEnv(
       endSessionMethod: v.OIDC_END_SESSION_METHOD,
     },
   };
+}
+
+/**
+ * TRUST_PROXY: a number of hops, or a comma-separated list of addresses,
+ * subnets and Express's names (loopback, linklocal, uniquelocal). "true"
+ * (believe any client's X-Forwarded-For) is refused: it lets anyone choose
+ * the address the sessions page shows.
+ */
+function parseTrustProxy(value: string | undefined, problems: string[]): number | string | false {
+  if (!value || value === "false") return false;
+  if (/^\d+$/.test(value)) return Number(value);
+  const entries = value.split(",").map((s) => s.trim()).filter(Boolean);
+  const bad = entries.filter((e) => !/^(loopback|linklocal|uniquelocal|[0-9a-fA-F.:]+(\/\d{1,3})?)$/.test(e));
+  if (value === "true" || bad.length) {
+    problems.push(
+      `TRUST_PROXY: "${value}" is not a hop count or a list of proxy addresses (e.g. 1, or loopback, or 10.0.0.0/8,loopback); ` +
+        '"true" is refused because it would believe any client\'s X-Forwarded-For',
+    );
+    return false;
+  }
+  return entries.join(",");
 }
 
 /** "host:port,host:port" (IPv6 as [::1]:port). */
