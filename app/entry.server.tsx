@@ -1,14 +1,16 @@
 /**
  * Server rendering (Remix's default for Node, simplified: the whole document
  * is sent once ready, as no route streams) plus the security headers, with a
- * fresh CSP nonce per response handed to the scripts Remix renders.
+ * fresh CSP nonce per response handed to the scripts Remix renders. Errors
+ * are logged (JSON, with their stack) and never shown in the page.
  */
 import { randomBytes } from "node:crypto";
 import { PassThrough } from "node:stream";
-import { createReadableStreamFromReadable, type EntryContext } from "@remix-run/node";
-import { RemixServer } from "@remix-run/react";
+import { createReadableStreamFromReadable, type EntryContext, type HandleErrorFunction } from "@remix-run/node";
+import { isRouteErrorResponse, RemixServer } from "@remix-run/react";
 import { renderToPipeableStream } from "react-dom/server";
 import { NonceContext } from "./nonce.ts";
+import { logger } from "./utils/logger.server.ts";
 import { securityHeaders } from "./utils/security-headers.server.ts";
 
 const ABORT_DELAY = 5_000;
@@ -33,10 +35,27 @@ export default function handleRequest(request: Request, status: number, headers:
         onShellError: reject,
         onError(error) {
           failed = true;
-          console.error(error);
+          logger.error({ err: error }, "[render] error while rendering");
         },
       },
     );
     setTimeout(abort, ABORT_DELAY);
   });
 }
+
+/**
+ * Errors thrown by loaders and actions (not the Responses they throw), in the
+ * log instead of Remix's default console.error. A request the client
+ * abandoned is not an error. A 4xx Remix made itself (no route matches) is
+ * noted without a stack.
+ */
+export const handleError: HandleErrorFunction = (error, { request }) => {
+  if (request.signal.aborted) return;
+  if (isRouteErrorResponse(error) && error.status < 500) {
+    logger.info({ status: error.status }, `[remix] ${error.statusText}`);
+    return;
+  }
+  // Remix wraps some errors in a 500 ErrorResponse whose `error` is the original, stack included.
+  const original = isRouteErrorResponse(error) ? ((error as { error?: unknown }).error ?? error) : error;
+  logger.error({ err: original }, "[remix] unhandled error in a loader or action");
+};

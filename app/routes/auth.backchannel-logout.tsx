@@ -5,6 +5,7 @@
  */
 import { json, type ActionFunctionArgs } from "@remix-run/node";
 import { backchannelLogout, LogoutTokenError } from "~/utils/backchannel-logout.server.ts";
+import { logger } from "~/utils/logger.server.ts";
 import { ProviderUnavailableError } from "~/utils/oidc.server.ts";
 import { RedisUnavailableError } from "~/utils/redis.server.ts";
 
@@ -19,16 +20,16 @@ export async function action({ request }: ActionFunctionArgs) {
   const token = form.get("logout_token");
   try {
     const ended = await backchannelLogout(typeof token === "string" ? token : "");
-    console.log(`[backchannel-logout] ended ${ended} session(s)`);
+    logger.info({ sessionsEnded: ended }, `[backchannel-logout] ended ${ended} session(s)`);
     return json({}, { status: 200 });
   } catch (error) {
     if (error instanceof LogoutTokenError) {
-      console.error(`[backchannel-logout] refused: ${error.message}`);
+      logger.warn(`[backchannel-logout] refused: ${error.message}`); // the reason, never the token
       return json({ error: "invalid_request", error_description: error.message }, { status: 400 });
     }
     if (error instanceof RedisUnavailableError || error instanceof ProviderUnavailableError) {
       // Nothing was destroyed; the provider may retry.
-      console.error(`[backchannel-logout] ${error.message}`);
+      logger.error({ err: error }, `[backchannel-logout] ${error.message}`);
       return json({ error: "temporarily_unavailable" }, { status: 503, headers: { "Retry-After": "5" } });
     }
     throw error;

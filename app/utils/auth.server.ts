@@ -7,6 +7,7 @@
 import { createSession, json, redirect } from "@remix-run/node";
 import { Authenticator } from "remix-auth";
 import { getEnv } from "./env.server.ts";
+import { logger } from "./logger.server.ts";
 import { buildEndSession, getOidcConfig, ProviderUnavailableError, type EndSession } from "./oidc.server.ts";
 import { OidcStrategy, SignInError, type FlowStore } from "./oidc-strategy.server.ts";
 import { safeRedirectPath } from "./safe-redirect.ts";
@@ -122,7 +123,7 @@ export async function getSignedInSession(request: Request): Promise<AppSession |
     return await mapErrors(() => ensureFreshTokens(session));
   } catch (error) {
     if (!(error instanceof RefreshUnavailableError)) throw error;
-    console.error(`[refresh] ${error.message}`);
+    logger.error({ err: error }, `[refresh] ${error.message}`);
     throw json(
       { code: error.code, message: "Your session needs renewing, but the sign-in provider cannot be reached right now. Nothing was lost; please try again in a moment." },
       { status: 503, headers: { "Retry-After": "5" } },
@@ -196,7 +197,7 @@ export async function logout(request: Request): Promise<Response> {
     endSession = buildEndSession(config, sessionToken(session, "idToken"));
   } catch (error) {
     if (!(error instanceof ProviderUnavailableError)) throw error;
-    console.error(`[logout] ${error.message}`);
+    logger.warn({ err: error }, `[logout] ${error.message}`);
     endSession = { kind: "provider-unreachable" };
   }
 
@@ -219,7 +220,9 @@ export async function logout(request: Request): Promise<Response> {
  */
 export function signInFailure(error: unknown) {
   if (!(error instanceof SignInError)) throw error;
-  console.error(`[sign-in] ${error.code}: ${error.cause instanceof Error ? error.cause.message : error.message}`);
+  // Mostly bad or stale callbacks (client input): the message and its cause, no stack.
+  const cause = error.cause instanceof Error ? error.cause.message : error.message;
+  logger[error.status >= 500 ? "error" : "warn"]({ code: error.code }, `[sign-in] ${error.code}: ${cause}`);
   return json({ code: error.code, message: error.message }, { status: error.status });
 }
 

@@ -3,6 +3,7 @@
  * set, opened only where they are used (docs/decisions/010).
  */
 import { getEnv } from "./env.server.ts";
+import { logger } from "./logger.server.ts";
 import type { AppSession } from "./session.server.ts";
 import { openToken, sealToken, TokenDecryptionError } from "./token-encryption.server.ts";
 
@@ -22,7 +23,7 @@ export function sessionToken(session: AppSession, field: TokenField): string | u
     return openToken(getEnv().tokenEncryptionKeys, field, value);
   } catch (error) {
     if (!(error instanceof TokenDecryptionError)) throw error;
-    console.error(`[session] ${error.message}`);
+    logger.error(`[session] ${error.message}`); // says which key id is missing, nothing of the token
     return undefined;
   }
 }

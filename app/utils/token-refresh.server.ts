@@ -11,6 +11,7 @@
 import { randomUUID } from "node:crypto";
 import * as client from "openid-client";
 import { getEnv } from "./env.server.ts";
+import { logger } from "./logger.server.ts";
 import { getOidcConfig } from "./oidc.server.ts";
 import { withRedis } from "./redis.server.ts";
 import { commitSession, destroySession, readSessionById, type AppSession } from "./session.server.ts";
@@ -71,7 +72,7 @@ async function refreshOnce(session: AppSession): Promise<AppSession | null> {
       tokens = await client.refreshTokenGrant(await getOidcConfig(), refreshToken);
     } catch (error) {
       if (error instanceof client.ResponseBodyError && error.error === "invalid_grant") {
-        console.error(`[refresh] the provider refused the refresh token (${error.error}): ending the session`);
+        logger.warn(`[refresh] the provider refused the refresh token (${error.error}): ending the session`);
         await destroySession(current);
         return null;
       }
@@ -86,6 +87,7 @@ async function refreshOnce(session: AppSession): Promise<AppSession | null> {
       throw new RefreshUnavailableError("the token refresh outlasted its lock; its result was dropped");
     }
     await commitSession(current);
+    logger.info("[refresh] access token refreshed");
     return current;
   } finally {
     await withRedis((r) => r.eval(RELEASE, 1, lockKey, owner)).catch(() => {});

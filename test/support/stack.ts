@@ -57,8 +57,10 @@ export interface App {
   url: string;
   port: number;
   process: ChildProcess;
-  /** Everything the process printed so far. */
+  /** Everything the process printed so far (stdout and stderr, interleaved). */
   output(): string;
+  /** What it printed on stdout only: its JSON log. */
+  stdout(): string;
   stop(): Promise<void>;
 }
 
@@ -84,8 +86,15 @@ export async function startApp(env: Record<string, string>, port?: number): Prom
     detached: false,
   });
   let output = "";
-  child.stdout.on("data", (b: Buffer) => (output += b.toString()));
-  child.stderr.on("data", (b: Buffer) => (output += b.toString()));
+  let stdout = "";
+  // Decoded as a stream, so a character split across two chunks stays whole.
+  child.stdout.setEncoding("utf8");
+  child.stderr.setEncoding("utf8");
+  child.stdout.on("data", (text: string) => {
+    output += text;
+    stdout += text;
+  });
+  child.stderr.on("data", (text: string) => (output += text));
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   const deadline = Date.now() + 30_000;
   while (!output.includes("app listening")) {
@@ -100,6 +109,7 @@ export async function startApp(env: Record<string, string>, port?: number): Prom
     port: appPort,
     process: child,
     output: () => output,
+    stdout: () => stdout,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
       await exited;
