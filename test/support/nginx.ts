@@ -1,7 +1,8 @@
 /**
  * A real nginx (Debian's) in front of the app, on loopback, from a generated
  * config in a temp dir: nginx's defaults, or the seed post's workaround
- * (`proxy_buffers 8 16k; proxy_buffer_size 32k`).
+ * (`proxy_buffers 8 16k; proxy_buffer_size 32k`). Given several upstream
+ * ports, nginx balances round robin over the app instances (`npm run chaos`).
  */
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -19,7 +20,22 @@ export function nginxPath(): string {
 
 export type NginxBuffers = "default" | "seed-post-workaround";
 
-export async function startNginx(options: { port: number; upstreamPort: number; buffers: NginxBuffers }) {
+/**
+ * The upstream block. One instance: as before. Several: nginx's default round
+ * robin; `max_fails=1 fail_timeout=2s` takes a dead instance out of rotation
+ * at its first failed connection and tries it again 2 s later (nginx's default
+ * is 10 s), so a restarted instance is back in rotation quickly. Idempotent
+ * requests that fail to connect or are cut off are retried on the next
+ * instance (nginx's default `proxy_next_upstream error timeout`).
+ */
+function upstreamBlock(ports: readonly number[]): string {
+  if (ports.length === 1) return `upstream app { server 127.0.0.1:${ports[0]}; keepalive 16; }`;
+  return `upstream app {\n${ports.map((p) => `    server 127.0.0.1:${p} max_fails=1 fail_timeout=2s;`).join("\n")}\n    keepalive 16;\n  }`;
+}
+
+export async function startNginx(options: { port: number; upstreamPort: number | readonly number[]; buffers: NginxBuffers }) {
+  const upstreamPorts = typeof options.upstreamPort === "number" ? [options.upstreamPort] : options.upstreamPort;
+  if (upstreamPorts.length === 0) throw new Error("startNginx: at least one upstream port");
   const dir = mkdtempSync(path.join(os.tmpdir(), "rro-nginx-"));
   for (const sub of ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"]) mkdirSync(path.join(dir, sub));
   const buffers = options.buffers === "seed-post-workaround" ? "proxy_buffers 8 16k;\n      proxy_buffer_size 32k;" : "# nginx defaults: proxy_buffer_size 4k|8k (one memory page), large_client_header_buffers 4 8k";
@@ -38,7 +54,7 @@ http {
   fastcgi_temp_path ${dir}/fastcgi;
   uwsgi_temp_path ${dir}/uwsgi;
   scgi_temp_path ${dir}/scgi;
-  upstream app { server 127.0.0.1:${options.upstreamPort}; keepalive 16; }
+  ${upstreamBlock(upstreamPorts)}
   server {
     listen 127.0.0.1:${options.port};
     location / {
