@@ -6,9 +6,9 @@
  * and ID tokens that carry the profile/email claims and `groups` (like Keycloak
  * or Entra ID do, which makes them large).
  *
- * Storage is oidc-provider's default in-memory adapter: a restart forgets all
- * provider sessions, grants and tokens (users simply sign in again). It prints
- * a "development-only in-memory adapter" warning at start, which is accurate.
+ * Storage is in memory (memory-adapter.ts: like oidc-provider's own, without
+ * its 1,000-entry cap): a restart forgets all provider sessions, grants and
+ * tokens (users simply sign in again).
  */
 import { generateKeyPairSync, randomBytes, randomUUID } from "node:crypto";
 import Provider, { errors } from "oidc-provider";
@@ -20,6 +20,7 @@ import type {
   KoaContextWithOIDC,
 } from "oidc-provider";
 import { findAccount } from "./accounts.ts";
+import { createMemoryAdapter } from "./memory-adapter.ts";
 import { errorPage, logoutPage, postLogoutSuccessPage } from "./views.ts";
 
 export interface DevClientConfig {
@@ -199,6 +200,7 @@ export function createProvider({ issuer, client, log, rpInitiatedLogout = true, 
         allowedPolicy: (_ctx, c, token) => token.clientId === c.clientId,
       },
     },
+    adapter: createMemoryAdapter(),
     loadExistingGrant,
     // Always issue a refresh token to a client allowed to use them, without
     // requiring the `offline_access` scope. (They still expire with the
