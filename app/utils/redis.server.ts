@@ -10,6 +10,7 @@
  */
 import { Cluster, Redis, ReplyError, type ClusterOptions, type RedisOptions } from "ioredis";
 import { getEnv, type Env } from "./env.server.ts";
+import { logger } from "./logger.server.ts";
 
 /** One server or a Cluster: the commands the app uses are the same on both. */
 export type RedisClient = Redis | Cluster;
@@ -103,11 +104,12 @@ export function createRedisClient(env: Pick<Env, "redisUrl" | "redisTopology">):
   client.on("error", (error: Error) => {
     if (down) return; // one line per outage, not one per reconnect attempt
     down = true;
-    console.error(`[redis] ${describeRedis(env)} unreachable: ${error.message}; retrying`);
+    logger.error(`[redis] ${describeRedis(env)} unreachable: ${error.message}; retrying`);
   });
   client.on("ready", () => {
-    if (down) console.error("[redis] connection restored");
+    if (down) logger.info("[redis] connection restored");
     down = false;
+    everReady.add(client);
   });
   return client;
 }
@@ -118,10 +120,16 @@ export function getRedis(): RedisClient {
 }
 
 const FIRST_CONNECT_WAIT_MS = 1_000;
+/** Clients that have been connected once: their reconnections are outages, answered at once. */
+const everReady = new WeakSet<RedisClient>();
 
-/** While the very first connection is being made, wait for it briefly (there is no offline queue). */
+/**
+ * While the very first connection is being made, wait for it briefly (there is
+ * no offline queue). Only the first: a request arriving during a reconnection
+ * attempt after an outage gets its 503 at once rather than a second later.
+ */
 async function firstConnection(redis: RedisClient) {
-  if (!["wait", "connecting", "connect"].includes(redis.status)) return;
+  if (everReady.has(redis) || !["wait", "connecting", "connect"].includes(redis.status)) return;
   await new Promise<void>((resolve) => {
     const timer = setTimeout(done, FIRST_CONNECT_WAIT_MS);
     function done() {

@@ -15,6 +15,7 @@ import {
   type SessionStorage,
 } from "@remix-run/node";
 import { getEnv } from "./env.server.ts";
+import { logger } from "./logger.server.ts";
 import { createRedisSessionStorage, SESSION_ID_PATTERN } from "./redis-session-storage.server.ts";
 import { RedisCommandError, RedisUnavailableError, withRedis } from "./redis.server.ts";
 import { sessionIndexes, destroyIndexedSessions } from "./session-index.server.ts";
@@ -120,7 +121,7 @@ export function logoutStateCookie() {
 }
 
 function unavailable(error: RedisUnavailableError): Response {
-  console.error(`[session] ${error.message}`);
+  logger.warn(`[session] ${error.message}`);
   return json(
     {
       code: error.code,
