@@ -99,6 +99,8 @@ async function main() {
 
   const app = express();
   app.disable("x-powered-by");
+  // Which proxies' X-Forwarded-For/-Proto to believe (TRUST_PROXY; none by default): req.ip and req.protocol.
+  app.set("trust proxy", env.trustProxy);
   // First, so that every response (static files and refusals included) has its request id and log line.
   app.use(requestLogging());
   const server = http.createServer(app);
@@ -132,7 +134,7 @@ async function main() {
     createRequestHandler({
       build,
       mode: env.isProduction ? "production" : "development",
-      // The client's address for the sessions list (behind a proxy: configure Express's "trust proxy"),
+      // The client's address for the sessions list (behind a proxy: TRUST_PROXY),
       // and the request id of the log (app/load-context.ts).
       getLoadContext: (req) => ({ clientIp: req.ip, requestId: String(req.id) }),
     }),

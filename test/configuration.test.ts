@@ -58,3 +58,26 @@ describe("OIDC_TOKEN_AUTH_METHOD", () => {
     expect(landed.url).toBe(`${stack.app.url}/account`);
   });
 });
+
+describe("TRUST_PROXY", () => {
+  // Every request says it came through a proxy for 203.0.113.7; the app is reached over loopback.
+  const viaProxy = () => new Browser(undefined, { "X-Forwarded-For": "203.0.113.7" });
+  const sessionsPage = async (appEnv: Record<string, string>) => {
+    const stack = await startStack({ appEnv });
+    stacks.push(stack);
+    const browser = viaProxy();
+    await signIn(browser, stack.app.url);
+    return (await browser.navigate(`${stack.app.url}/sessions`)).html;
+  };
+
+  it("believes X-Forwarded-For from a trusted proxy (the sessions page shows the client's network)", async () => {
+    const html = await sessionsPage({ TRUST_PROXY: "loopback" });
+    expect(html).toContain("203.0.113.0");
+  });
+
+  it("ignores it by default: anyone could send it", async () => {
+    const html = await sessionsPage({});
+    expect(html).not.toContain("203.0.113");
+    expect(html).toContain("127.0.0.0");
+  });
+});

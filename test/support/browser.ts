@@ -23,8 +23,11 @@ export class Browser {
   /** host → cookie name → value */
   readonly jar = new Map<string, Map<string, string>>();
 
-  /** `userAgent`: sent with every request, as a browser would. */
-  constructor(readonly userAgent?: string) {}
+  /** `userAgent` and `headers`: sent with every request (as a browser, or the proxy in front of the app, would). */
+  constructor(
+    readonly userAgent?: string,
+    readonly headers: Record<string, string> = {},
+  ) {}
 
   cookieHeader(url: string): string {
     const cookies = this.jar.get(new URL(url).hostname);
@@ -64,6 +67,7 @@ export class Browser {
   /** One request, no redirect following. */
   async request(url: string, init: RequestInit & { form?: Record<string, string> } = {}): Promise<Response & { sentCookie: string }> {
     const headers = new Headers(init.headers);
+    for (const [name, value] of Object.entries(this.headers)) if (!headers.has(name)) headers.set(name, value);
     if (this.userAgent && !headers.has("User-Agent")) headers.set("User-Agent", this.userAgent);
     const sentCookie = this.cookieHeader(url);
     if (sentCookie && !headers.has("Cookie")) headers.set("Cookie", sentCookie);
