@@ -134,9 +134,9 @@ async function main() {
     createRequestHandler({
       build,
       mode: env.isProduction ? "production" : "development",
-      // The client's address for the sessions list (behind a proxy: TRUST_PROXY),
-      // and the request id of the log (app/load-context.ts).
-      getLoadContext: (req) => ({ clientIp: req.ip, requestId: String(req.id) }),
+      // The client's address for the sessions list (behind a proxy: TRUST_PROXY). Log lines
+      // written during the request carry its id without it (app/utils/logger.server.ts).
+      getLoadContext: (req) => ({ clientIp: req.ip }),
     }),
   );
   app.use(logUnhandledErrors());
