@@ -220,8 +220,11 @@ export async function logout(request: Request): Promise<Response> {
  */
 export function signInFailure(error: unknown) {
   if (!(error instanceof SignInError)) throw error;
-  // Mostly bad or stale callbacks (client input): the message and its cause, no stack.
-  const cause = error.cause instanceof Error ? error.cause.message : error.message;
+  // Mostly bad or stale callbacks (client input): the chain of causes (openid-client names the failed
+  // check one or two levels down, e.g. 'unexpected JWT "aud" (audience) claim value'), no stack.
+  const causes: string[] = [];
+  for (let e: unknown = error.cause; e instanceof Error && causes.length < 3; e = e.cause) causes.push(e.message);
+  const cause = causes.length ? causes.join(": ") : error.message;
   logger[error.status >= 500 ? "error" : "warn"]({ code: error.code }, `[sign-in] ${error.code}: ${cause}`);
   return json({ code: error.code, message: error.message }, { status: error.status });
 }

@@ -22,7 +22,6 @@ export type SignInErrorCode =
   | "missing_state"
   | "unknown_state"
   | "provider_error"
-  | "missing_code"
   | "token_exchange_failed"
   | "invalid_response"
   | "provider_unavailable"

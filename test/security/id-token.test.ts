@@ -114,6 +114,8 @@ async function expectRefused(result: Awaited<ReturnType<typeof signInWithIdToken
   expect(result.page.url).toMatch(new RegExp(`^${app.url}/auth/callback\\?`));
   expect(result.page.html).toContain('data-code="invalid_response"');
   expect(result.page.html).toContain(named);
+  // The log names the failed check too (as JSON escapes it), for whoever has to find out why a sign-in failed.
+  expect(app.output()).toContain(JSON.stringify(named.replace(/&quot;/g, '"')).slice(1, -1));
   expect(result.page.hops.at(-1)!.setCookies).toEqual([]);
   await expectHarmless({ redis, app }, result.before, result.page.html, result.tokens);
 }
