@@ -21,12 +21,12 @@
  */
 import type { ChildProcess } from "node:child_process";
 import { performance } from "node:perf_hooks";
-import { startDevProvider, type DevProvider } from "../server/dev-oidc-provider/index.ts";
+import type { DevProvider } from "../server/dev-oidc-provider/index.ts";
 import { Browser, formAction, type Hop, type Page } from "../test/support/browser.ts";
 import { confirmProviderLogout, isLoginForm, postLogout, startSignIn, submitLogin } from "../test/support/flows.ts";
 import { startNginx } from "../test/support/nginx.ts";
 import { freePort } from "../test/support/ports.ts";
-import { CLIENT_ID, CLIENT_SECRET, startApp, startTestRedis, type App, type TestRedis } from "../test/support/stack.ts";
+import { startApp, startTestProvider, startTestRedis, type App, type TestRedis } from "../test/support/stack.ts";
 
 const QUICK = process.env.CHAOS_QUICK === "1";
 const USERS = positiveInteger("CHAOS_USERS", QUICK ? 40 : 200);
@@ -284,18 +284,8 @@ try {
   cleanups.push(() => redis.stop());
   const [nginxPort, portA, portB] = [await freePort(), await freePort(), await freePort()];
   const publicUrl = `http://localhost:${nginxPort}`;
-  const provider: DevProvider = await startDevProvider({
-    port: 0,
-    client: {
-      clientId: CLIENT_ID,
-      clientSecret: CLIENT_SECRET,
-      // Both instances know themselves by the public (nginx) URL, as behind any proxy.
-      redirectUris: [`${publicUrl}/auth/callback`],
-      postLogoutRedirectUris: [`${publicUrl}/`],
-      backchannelLogoutUri: `${publicUrl}/auth/backchannel-logout`,
-    },
-    log: (line) => providerLog.push(line),
-  });
+  // Both instances know themselves by the public (nginx) URL, as behind any proxy.
+  const provider: DevProvider = await startTestProvider(publicUrl, { log: (line) => providerLog.push(line) });
   cleanups.push(() => provider.close());
   appEnv = { REDIS_URL: redis.url, OIDC_ISSUER: provider.issuer, APP_URL: publicUrl };
   cleanups.push(async () => {

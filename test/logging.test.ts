@@ -8,12 +8,12 @@
  * state, id_token_hint or secret appears anywhere in what the app printed.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startDevProvider, type DevProvider } from "../server/dev-oidc-provider/index.ts";
+import type { DevProvider } from "../server/dev-oidc-provider/index.ts";
 import { Browser, type Page } from "./support/browser.ts";
 import { confirmProviderLogout, postLogout, SESSION_COOKIE, signIn } from "./support/flows.ts";
 import { freePort } from "./support/ports.ts";
 import { sessionKey } from "./support/redis-keys.ts";
-import { CLIENT_ID, CLIENT_SECRET, SESSION_SECRET, startApp, startTestRedis, type App, type TestRedis } from "./support/stack.ts";
+import { CLIENT_SECRET, SESSION_SECRET, startApp, startTestProvider, startTestRedis, type App, type TestRedis } from "./support/stack.ts";
 
 const REDIS_USER = "rro-app";
 const REDIS_PASSWORD = "redis-password-in-the-url-0123456789";
@@ -109,17 +109,7 @@ beforeAll(async () => {
   redisUrl.password = REDIS_PASSWORD;
   const appPort = await freePort();
   const appUrl = `http://localhost:${appPort}`;
-  provider = await startDevProvider({
-    port: 0,
-    client: {
-      clientId: CLIENT_ID,
-      clientSecret: CLIENT_SECRET,
-      redirectUris: [`${appUrl}/auth/callback`],
-      postLogoutRedirectUris: [`${appUrl}/`],
-      backchannelLogoutUri: `${appUrl}/auth/backchannel-logout`,
-    },
-    log: () => {},
-  });
+  provider = await startTestProvider(appUrl);
   app = await startApp({ REDIS_URL: redisUrl.href, OIDC_ISSUER: provider.issuer, LOG_LEVEL: "info" }, appPort);
   secret("the client secret", CLIENT_SECRET);
   secret("the session secret", SESSION_SECRET);

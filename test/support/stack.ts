@@ -124,24 +124,18 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-/** Redis + development provider + app, wired together. `appEnv` adds or overrides app variables. */
-export async function startStack(
-  options: {
-    appEnv?: Record<string, string> | ((provider: DevProvider) => Record<string, string>);
-    providerOptions?: {
-      rpInitiatedLogout?: boolean;
-      httpPostMethods?: boolean;
-      tokenEndpointAuthMethod?: "client_secret_basic" | "client_secret_post";
-      signingKey?: import("oidc-provider").JWK;
-    };
-    /** The port of a proxy in front of the app: APP_URL and the registered URIs use it. */
-    publicPort?: number;
-  } = {},
-): Promise<Stack> {
-  const redis = await startTestRedis();
-  const appPort = await freePort();
-  const appUrl = `http://localhost:${options.publicPort ?? appPort}`;
-  const provider = await startDevProvider({
+export interface TestProviderOptions {
+  rpInitiatedLogout?: boolean;
+  httpPostMethods?: boolean;
+  tokenEndpointAuthMethod?: "client_secret_basic" | "client_secret_post";
+  signingKey?: import("oidc-provider").JWK;
+  /** Where its log lines go; default nowhere (DEBUG_PROVIDER=1: the console). */
+  log?: (line: string) => void;
+}
+
+/** The development provider on a free port, with the test client registered for an app known as `appUrl`. */
+export function startTestProvider(appUrl: string, options: TestProviderOptions = {}): Promise<DevProvider> {
+  return startDevProvider({
     port: 0,
     client: {
       clientId: CLIENT_ID,
@@ -149,13 +143,28 @@ export async function startStack(
       redirectUris: [`${appUrl}/auth/callback`],
       postLogoutRedirectUris: [`${appUrl}/`],
       backchannelLogoutUri: `${appUrl}/auth/backchannel-logout`,
-      tokenEndpointAuthMethod: options.providerOptions?.tokenEndpointAuthMethod,
+      tokenEndpointAuthMethod: options.tokenEndpointAuthMethod,
     },
-    rpInitiatedLogout: options.providerOptions?.rpInitiatedLogout,
-    httpPostMethods: options.providerOptions?.httpPostMethods,
-    signingKey: options.providerOptions?.signingKey,
-    log: process.env.DEBUG_PROVIDER ? console.log : () => {},
+    rpInitiatedLogout: options.rpInitiatedLogout,
+    httpPostMethods: options.httpPostMethods,
+    signingKey: options.signingKey,
+    log: options.log ?? (process.env.DEBUG_PROVIDER ? console.log : () => {}),
   });
+}
+
+/** Redis + development provider + app, wired together. `appEnv` adds or overrides app variables. */
+export async function startStack(
+  options: {
+    appEnv?: Record<string, string> | ((provider: DevProvider) => Record<string, string>);
+    providerOptions?: Omit<TestProviderOptions, "log">;
+    /** The port of a proxy in front of the app: APP_URL and the registered URIs use it. */
+    publicPort?: number;
+  } = {},
+): Promise<Stack> {
+  const redis = await startTestRedis();
+  const appPort = await freePort();
+  const appUrl = `http://localhost:${options.publicPort ?? appPort}`;
+  const provider = await startTestProvider(appUrl, options.providerOptions);
   const appEnv = typeof options.appEnv === "function" ? options.appEnv(provider) : options.appEnv;
   const app = await startApp({ REDIS_URL: redis.url, OIDC_ISSUER: provider.issuer, APP_URL: appUrl, ...appEnv }, appPort);
   return {
