@@ -9,9 +9,9 @@ import { PassThrough } from "node:stream";
 import { createReadableStreamFromReadable, type EntryContext, type HandleErrorFunction } from "@remix-run/node";
 import { isRouteErrorResponse, RemixServer } from "@remix-run/react";
 import { renderToPipeableStream } from "react-dom/server";
-import { NonceContext } from "./nonce.ts";
-import { logger } from "./utils/logger.server.ts";
-import { securityHeaders } from "./utils/security-headers.server.ts";
+import { NonceContext } from "./web/nonce.ts";
+import { logger } from "./platform/logger.server.ts";
+import { securityHeaders } from "./web/security-headers.server.ts";
 
 const ABORT_DELAY = 5_000;
 

@@ -1,8 +1,9 @@
 import type { HeadersFunction, LinksFunction } from "@remix-run/node";
-import { isRouteErrorResponse, Link, Links, Meta, Outlet, Scripts, ScrollRestoration, useRouteError } from "@remix-run/react";
+import { Link, Links, Meta, Outlet, Scripts, ScrollRestoration, useRouteError } from "@remix-run/react";
 import type { ReactNode } from "react";
-import { useNonce } from "./nonce.ts";
 import styles from "./styles.css?url";
+import { errorNotice } from "./web/error-notice.ts";
+import { useNonce } from "./web/nonce.ts";
 
 export const links: LinksFunction = () => [
   { rel: "stylesheet", href: styles },
@@ -40,34 +41,17 @@ export default function App() {
   return <Outlet />;
 }
 
+const TITLES: Record<number, string> = { 503: "Temporarily unavailable", 404: "Page not found", 403: "Refused" };
+
 /** Every error page: a plain message, never a stack trace. */
 export function ErrorBoundary() {
-  const error = useRouteError();
-  if (isRouteErrorResponse(error)) {
-    const message =
-      typeof error.data === "object" && error.data && "message" in error.data
-        ? String(error.data.message)
-        : typeof error.data === "string" && error.data
-          ? error.data
-          : error.statusText;
-    const title =
-      error.status === 503 ? "Temporarily unavailable" : error.status === 404 ? "Page not found" : error.status === 403 ? "Refused" : "Something went wrong";
-    return (
-      <>
-        <title>{title}</title>
-        <h1>{title}</h1>
-        <p className="notice error">{message || `The request failed with status ${error.status}.`}</p>
-        <p>
-          <Link to="/">Back to the home page</Link>
-        </p>
-      </>
-    );
-  }
+  const { status, message } = errorNotice(useRouteError());
+  const title = TITLES[status] ?? "Something went wrong";
   return (
     <>
-      <title>Something went wrong</title>
-      <h1>Something went wrong</h1>
-      <p className="notice error">An unexpected error happened on our side. It has been logged; please try again.</p>
+      <title>{title}</title>
+      <h1>{title}</h1>
+      <p className="notice error">{message}</p>
       <p>
         <Link to="/">Back to the home page</Link>
       </p>

@@ -10,7 +10,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import autocannon from "autocannon";
-import { newSessionId } from "../app/utils/redis-session-storage.server.ts";
+import { newSessionId } from "../app/session/session-store.server.ts";
 import { Browser } from "../test/support/browser.ts";
 import { SESSION_COOKIE, signIn } from "../test/support/flows.ts";
 import { sessionKey } from "../test/support/redis-keys.ts";

@@ -1,7 +1,7 @@
 /**
  * One log line per request (pino-http over the process's logger): method,
  * path, status, `responseTime` in milliseconds and `reqId`, never a header or
- * the query string (the serializers in app/utils/logger.server.ts decide).
+ * the query string (the serializers in app/platform/logger.server.ts decide).
  *
  * The request id: an incoming `X-Request-Id` is kept when it is a short safe
  * token (a proxy or load balancer in front set it, so lines join up across
@@ -15,7 +15,7 @@ import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { ErrorRequestHandler, RequestHandler } from "express";
 import { pinoHttp } from "pino-http";
-import { logger, serializeRequest, withRequestId } from "../app/utils/logger.server.ts";
+import { logger, serializeRequest, withRequestId } from "../app/platform/logger.server.ts";
 
 export const REQUEST_ID_HEADER = "X-Request-Id";
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;

@@ -1,11 +1,13 @@
 import { json, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
 import { Form, Link, useLoaderData } from "@remix-run/react";
-import { displayName, getSignedInSession, readSignedOutNotice, type SignedOutNotice } from "~/utils/auth.server.ts";
-import { getEnv } from "~/utils/env.server.ts";
+import { displayName, getSignedInSession } from "~/auth/auth.server.ts";
+import { readSignedOutNotice, type SignedOutNotice } from "~/auth/signed-out-notice.server.ts";
+import { getEnv } from "~/platform/env.server.ts";
+import { answerErrors } from "~/web/http-errors.server.ts";
 
 export const meta: MetaFunction = () => [{ title: "remix-redis-oidc" }];
 
-export async function loader({ request }: LoaderFunctionArgs) {
+export const loader = answerErrors(async ({ request }: LoaderFunctionArgs) => {
   const session = await getSignedInSession(request);
   const { notice, setCookie } = session ? { notice: null, setCookie: undefined } : await readSignedOutNotice(request);
   const user = session?.get("user");
@@ -17,7 +19,7 @@ export async function loader({ request }: LoaderFunctionArgs) {
     },
     { headers: setCookie ? { "Set-Cookie": setCookie } : {} },
   );
-}
+});
 
 const NOTICES: Record<SignedOutNotice, { tone: "ok" | "warn"; text: (provider: string) => string }> = {
   provider: {

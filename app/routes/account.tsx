@@ -1,15 +1,16 @@
 import { json, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
 import { Form, useLoaderData } from "@remix-run/react";
 import { decodeJwt } from "jose";
-import { displayName, requireSignedInSession } from "~/utils/auth.server.ts";
-import { sessionToken } from "~/utils/session-tokens.server.ts";
+import { displayName, requireSignedInSession } from "~/auth/auth.server.ts";
+import { sessionToken } from "~/session/session-tokens.server.ts";
+import { answerErrors } from "~/web/http-errors.server.ts";
 
 export const meta: MetaFunction = () => [{ title: "Your session · remix-redis-oidc" }];
 
 const byteLength = (s: string | null | undefined) => (s ? new TextEncoder().encode(s).length : 0);
 
 /** Protected: who is signed in and what the session holds (never the raw tokens). */
-export async function loader({ request }: LoaderFunctionArgs) {
+export const loader = answerErrors(async ({ request }: LoaderFunctionArgs) => {
   const session = await requireSignedInSession(request);
   const { idToken: _i, accessToken: _a, refreshToken: _r, user, flows: _flows, ...times } = session.data;
   const [idToken, accessToken, refreshToken] = (["idToken", "accessToken", "refreshToken"] as const).map((f) => sessionToken(session, f));
@@ -33,7 +34,7 @@ export async function loader({ request }: LoaderFunctionArgs) {
     cookieHeaderBytes: byteLength(request.headers.get("Cookie")),
     recordBytes: byteLength(JSON.stringify(session.data)),
   });
-}
+});
 
 const time = (epochSeconds: number | undefined) => (epochSeconds ? new Date(epochSeconds * 1000).toISOString() : "—");
 

@@ -1,20 +1,21 @@
 import type { LoaderFunctionArgs, MetaFunction } from "@remix-run/node";
-import { Link, useLoaderData } from "@remix-run/react";
-import { completeSignIn, signInFailure } from "~/utils/auth.server.ts";
+import { Link, useRouteError } from "@remix-run/react";
+import { completeSignIn } from "~/auth/auth.server.ts";
+import { answerErrors } from "~/web/http-errors.server.ts";
+import { errorNotice } from "~/web/error-notice.ts";
 
 export const meta: MetaFunction = () => [{ title: "Sign-in failed · remix-redis-oidc" }];
 
-/** The provider's redirect back: completes sign-in, or shows why it could not, creating no session. */
-export async function loader({ request, context }: LoaderFunctionArgs) {
-  try {
-    return await completeSignIn(request, context.clientIp);
-  } catch (error) {
-    return signInFailure(error);
-  }
+/** The provider's redirect back: completes sign-in (a redirect), or throws why it could not, creating no session. */
+export const loader = answerErrors(({ request, context }: LoaderFunctionArgs) => completeSignIn(request, context.clientIp));
+
+/** Only ever rendered as the failure page: a successful callback redirects. */
+export default function Callback() {
+  return null;
 }
 
-export default function SignInFailed() {
-  const { code, message } = useLoaderData<typeof loader>();
+export function ErrorBoundary() {
+  const { code, message } = errorNotice(useRouteError());
   return (
     <>
       <h1>Sign-in failed</h1>

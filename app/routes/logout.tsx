@@ -1,19 +1,18 @@
 import { json, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
 import { Form, Link, useActionData, useLoaderData } from "@remix-run/react";
 import { useEffect, useRef } from "react";
-import { getSignedInSession, logout } from "~/utils/auth.server.ts";
+import { getSignedInSession, logout } from "~/auth/auth.server.ts";
+import { answerErrors } from "~/web/http-errors.server.ts";
 
 export const meta: MetaFunction = () => [{ title: "Sign out · remix-redis-oidc" }];
 
 /** GET changes nothing: it only asks. */
-export async function loader({ request }: LoaderFunctionArgs) {
+export const loader = answerErrors(async ({ request }: LoaderFunctionArgs) => {
   return json({ signedIn: Boolean(await getSignedInSession(request)) });
-}
+});
 
 /** POST signs out here and at the provider. */
-export async function action({ request }: ActionFunctionArgs) {
-  return logout(request);
-}
+export const action = answerErrors(({ request }: ActionFunctionArgs) => logout(request));
 
 /** OIDC_END_SESSION_METHOD=post: the app session is already gone; this form takes the logout to the provider. */
 function ContinueAtProvider({ action, fields }: { action: string; fields: Array<[string, string]> }) {

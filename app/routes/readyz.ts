@@ -1,6 +1,6 @@
 /** Readiness: 200 when Redis and the provider answer, else 503 saying which does not. */
 import { json } from "@remix-run/node";
-import { readiness } from "~/utils/readiness.server.ts";
+import { readiness } from "~/web/readiness.server.ts";
 
 export async function loader() {
   const { ready, checks } = await readiness();

@@ -1,19 +1,20 @@
 import { json, redirect, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
 import { Form, useLoaderData } from "@remix-run/react";
-import { logout, requireSignedInSession } from "~/utils/auth.server.ts";
-import { endOtherSessions, listUserSessions } from "~/utils/user-sessions.server.ts";
+import { logout, requireSignedInSession } from "~/auth/auth.server.ts";
+import { endOtherSessions, listUserSessions } from "~/session/user-sessions.server.ts";
+import { answerErrors } from "~/web/http-errors.server.ts";
 
 export const meta: MetaFunction = () => [{ title: "Your sessions · remix-redis-oidc" }];
 
 /** Protected: every browser signed in as this person. */
-export async function loader({ request }: LoaderFunctionArgs) {
+export const loader = answerErrors(async ({ request }: LoaderFunctionArgs) => {
   const session = await requireSignedInSession(request);
   const ended = new URL(request.url).searchParams.get("ended");
   return json({ sessions: await listUserSessions(session), ended: ended ? Number(ended) : null });
-}
+});
 
 /** POST: end one other session, all others, or everywhere (this one too, at the provider as well). */
-export async function action({ request }: ActionFunctionArgs) {
+export const action = answerErrors(async ({ request }: ActionFunctionArgs) => {
   const session = await requireSignedInSession(request);
   const form = await request.formData();
   const intent = form.get("intent");
@@ -26,7 +27,7 @@ export async function action({ request }: ActionFunctionArgs) {
     return redirect(`/sessions?ended=${await endOtherSessions(session, { handle: String(form.get("handle")) })}`);
   }
   throw json({ message: "Unknown request." }, { status: 400 });
-}
+});
 
 const time = (epochSeconds: number | null) => (epochSeconds ? new Date(epochSeconds * 1000).toISOString().replace("T", " ").slice(0, 19) + " UTC" : "—");
 

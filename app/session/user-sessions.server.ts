@@ -3,12 +3,13 @@
  * user (found through the user index), described for a person, and ending
  * one of them or all but the current one. Ending takes effect on the other
  * browser's next request (its record is gone). Sessions are named by a
- * handle (a hash of the id), never by the id itself.
+ * handle (a hash of the id), never by the id itself. The cookie design keeps
+ * no server-side record to list or end: there, the list is empty.
  */
 import { createHash } from "node:crypto";
-import { getEnv } from "./env.server.ts";
-import { destroyIndexedSessions, sessionsFor, type ListedSession } from "./session-index.server.ts";
-import { mapErrors, type AppSession } from "./session.server.ts";
+import { getEnv } from "../platform/env.server.ts";
+import type { AppSession } from "./session-data.ts";
+import { destroySessions, sessionsOf } from "./session.server.ts";
 import { describeUserAgent } from "./user-agent.ts";
 
 export interface SessionSummary {
@@ -23,10 +24,9 @@ export interface SessionSummary {
 
 const handleFor = (id: string) => createHash("sha256").update(id).digest("base64url").slice(0, 16);
 
-async function live(session: AppSession): Promise<ListedSession[]> {
+async function live(session: AppSession) {
   const sub = session.get("user")?.sub;
-  // The cookie design keeps no server-side record to list or end: one of the things it cannot do.
-  return sub && getEnv().sessionStore === "redis" ? mapErrors(() => sessionsFor({ sub })) : [];
+  return sub ? sessionsOf({ sub }) : [];
 }
 
 /** The user's sessions, the current one first, then the most recently active. */
@@ -49,6 +49,6 @@ export async function listUserSessions(session: AppSession): Promise<SessionSumm
 export async function endOtherSessions(session: AppSession, which: { handle: string } | "all-others"): Promise<number> {
   const others = (await live(session)).filter(({ id }) => id !== session.id);
   const ending = which === "all-others" ? others : others.filter(({ id }) => handleFor(id) === which.handle);
-  await mapErrors(() => destroyIndexedSessions(ending));
+  await destroySessions(ending);
   return ending.length;
 }

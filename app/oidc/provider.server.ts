@@ -1,11 +1,11 @@
 /**
  * Where the provider is configured: the openid-client Configuration built from
  * the provider's discovery document, fetched once per process and cached (a
- * failed fetch is retried on the next use, at most every 2 seconds), and the
- * end-session URL for RP-initiated logout.
+ * failed fetch is retried on the next use, at most every 2 seconds).
  */
+import { remember } from "@epic-web/remember";
 import * as client from "openid-client";
-import { getEnv, type TokenAuthMethod } from "./env.server.ts";
+import { getEnv, type TokenAuthMethod } from "../platform/env.server.ts";
 
 export class ProviderUnavailableError extends Error {
   readonly code = "provider_unavailable";
@@ -30,9 +30,8 @@ export function chooseTokenAuthMethod(configured: TokenAuthMethod | undefined, s
 
 const RETRY_AFTER_FAILURE_MS = 2_000;
 
-declare global {
-  var __rroOidc: { config?: Promise<client.Configuration>; failedAt?: number; failure?: ProviderUnavailableError } | undefined;
-}
+/** The discovery of this process (shared by the server entry and the Remix bundle, kept across development reloads). */
+const discovery = remember("rro:oidc-configuration", () => ({}) as { config?: Promise<client.Configuration>; failedAt?: number; failure?: ProviderUnavailableError });
 
 async function discover(): Promise<client.Configuration> {
   const { oidc } = getEnv();
@@ -58,7 +57,7 @@ async function discover(): Promise<client.Configuration> {
 
 /** The provider configuration, discovered once per process. Throws ProviderUnavailableError. */
 export function getOidcConfig(): Promise<client.Configuration> {
-  const state = (globalThis.__rroOidc ??= {});
+  const state = discovery;
   if (state.config) return state.config;
   if (state.failure && state.failedAt && Date.now() - state.failedAt < RETRY_AFTER_FAILURE_MS) {
     return Promise.reject(state.failure);
@@ -72,47 +71,17 @@ export function getOidcConfig(): Promise<client.Configuration> {
   return state.config;
 }
 
-/**
- * The longest end-session URL sent as a redirect. An `id_token_hint` with many
- * group claims would make a `Location` header of 10–30 KB, the very oversized
- * header (nginx 502, Node 431) this project exists to avoid.
- */
-export const MAX_END_SESSION_URL_BYTES = 2000;
+const PROBE_TIMEOUT_MS = 2_000;
 
-export type EndSession =
-  | { kind: "provider" | "override"; method: "GET"; url: URL; state: string; hintDropped: boolean }
-  | { kind: "provider" | "override"; method: "POST"; url: URL; fields: Array<[string, string]>; state: string }
-  | { kind: "unsupported" };
-
-/**
- * Where and how to send the browser to end the provider's session
- * (OpenID Connect RP-Initiated Logout 1.0 §2): the OIDC_END_SESSION_URL
- * override, else the discovery document's `end_session_endpoint`, with
- * `id_token_hint`, `post_logout_redirect_uri`, `client_id` and a fresh `state`.
- * With OIDC_END_SESSION_METHOD=get (default) a redirect, leaving the hint out
- * when it would make the URL longer than MAX_END_SESSION_URL_BYTES (`client_id`
- * still names the client); with `post` a form POST that carries the hint
- * whatever its size. docs/decisions/006-logout.md.
- */
-export function buildEndSession(config: client.Configuration | undefined, idToken: string | undefined): EndSession {
-  const { oidc } = getEnv();
-  const endpoint = oidc.endSessionUrl ?? config?.serverMetadata().end_session_endpoint;
-  if (!endpoint) return { kind: "unsupported" };
-  const kind = oidc.endSessionUrl ? "override" : "provider";
-  const state = client.randomState();
-  const url = new URL(endpoint);
-  const params: Array<[string, string]> = [
-    ["post_logout_redirect_uri", oidc.postLogoutRedirectUri.href],
-    ["client_id", oidc.clientId],
-    ["state", state],
-  ];
-  if (idToken) params.unshift(["id_token_hint", idToken]);
-
-  if (oidc.endSessionMethod === "post") {
-    return { kind, method: "POST", url, fields: params.filter(([name]) => !url.searchParams.has(name)), state };
+/** Whether the provider answers its discovery document now (readiness, and the start-up probe in server/startup.ts), within 2 s. */
+export async function fetchDiscoveryCheck(): Promise<"ok" | string> {
+  const issuer = getEnv().oidc.issuer;
+  const url = new URL(".well-known/openid-configuration", issuer.href.endsWith("/") ? issuer : `${issuer.href}/`);
+  try {
+    const response = await fetch(url, { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
+    await response.body?.cancel();
+    return response.ok ? "ok" : `discovery answered HTTP ${response.status}`;
+  } catch (error) {
+    return `unreachable: ${error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : error}`;
   }
-  for (const [name, value] of params) url.searchParams.set(name, value);
-  const hintDropped = Boolean(idToken) && Buffer.byteLength(url.href) > MAX_END_SESSION_URL_BYTES;
-  if (hintDropped) url.searchParams.delete("id_token_hint");
-  return { kind, method: "GET", url, state, hintDropped };
 }

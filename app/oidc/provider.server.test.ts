@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { chooseTokenAuthMethod } from "./oidc.server.ts";
+import { chooseTokenAuthMethod } from "./provider.server.ts";
 
 describe("chooseTokenAuthMethod", () => {
   it("uses the configured method whatever the provider lists", () => {

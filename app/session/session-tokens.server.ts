@@ -2,10 +2,10 @@
  * The tokens in a session: sealed for storage when TOKEN_ENCRYPTION_KEYS is
  * set, opened only where they are used (docs/decisions/010).
  */
-import { getEnv } from "./env.server.ts";
-import { logger } from "./logger.server.ts";
-import type { AppSession } from "./session.server.ts";
-import { openToken, sealToken, TokenDecryptionError } from "./token-encryption.server.ts";
+import { getEnv } from "../platform/env.server.ts";
+import { logger } from "../platform/logger.server.ts";
+import { openToken, sealToken, TokenDecryptionError } from "../platform/token-encryption.server.ts";
+import type { AppSession } from "./session-data.ts";
 
 export type TokenField = "idToken" | "accessToken" | "refreshToken";
 

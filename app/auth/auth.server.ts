@@ -1,31 +1,25 @@
 /**
- * The behaviour of signing in and out: the remix-auth Authenticator with the
- * OIDC strategy, the session lifecycle around it (a new session id at every
- * sign-in), the guards used by routes, and logout with RP-initiated logout at
- * the provider.
+ * Signing in and out: what routes call. The remix-auth Authenticator with the
+ * OpenID Connect strategy, the session lifecycle around it (a new session id
+ * at every sign-in), the guards used by routes, and logout with RP-initiated
+ * logout at the provider. Failures are typed errors, turned into pages at
+ * the edge (app/web/http-errors.server.ts).
  */
+import { remember } from "@epic-web/remember";
 import { createSession, json, redirect } from "@remix-run/node";
 import { Authenticator } from "remix-auth";
-import { getEnv } from "./env.server.ts";
-import { logger } from "./logger.server.ts";
-import { buildEndSession, getOidcConfig, ProviderUnavailableError, type EndSession } from "./oidc.server.ts";
-import { OidcStrategy, SignInError, type FlowStore } from "./oidc-strategy.server.ts";
-import { safeRedirectPath } from "./safe-redirect.ts";
-import { approximateIp } from "./user-agent.ts";
-import { sealSessionToken as seal, sessionToken } from "./session-tokens.server.ts";
-import { ensureFreshTokens, RefreshUnavailableError } from "./token-refresh.server.ts";
-import {
-  commitSession,
-  destroySession,
-  FLOW_MAX_AGE,
-  getSession,
-  logoutStateCookie,
-  mapErrors,
-  SessionTooLargeError,
-  type AppSession,
-  type SessionData,
-  type SessionUser,
-} from "./session.server.ts";
+import { buildEndSession, type EndSession } from "../oidc/end-session.server.ts";
+import { OidcStrategy, type FlowStore } from "../oidc/oidc-strategy.server.ts";
+import { getOidcConfig, ProviderUnavailableError } from "../oidc/provider.server.ts";
+import { safeRedirectPath } from "../oidc/safe-redirect.ts";
+import { SignInError } from "../oidc/sign-in-errors.server.ts";
+import { ensureFreshTokens } from "../oidc/token-refresh.server.ts";
+import { getEnv } from "../platform/env.server.ts";
+import { logger } from "../platform/logger.server.ts";
+import { FLOW_MAX_AGE, type AppSession, type SessionData, type SessionUser } from "../session/session-data.ts";
+import { sealSessionToken as seal, sessionToken } from "../session/session-tokens.server.ts";
+import { commitSession, destroySession, getSession, logoutStateCookie } from "../session/session.server.ts";
+import { approximateIp } from "../session/user-agent.ts";
 
 /** What a successful callback yields: the data of the new session, where to go, and the session it replaces. */
 interface SignIn {
@@ -59,12 +53,8 @@ const sessionFlowStore: FlowStore = {
   },
 };
 
-declare global {
-  var __rroAuthenticator: Authenticator<SignIn> | undefined;
-}
-
-function authenticator(): Authenticator<SignIn> {
-  if (!globalThis.__rroAuthenticator) {
+const authenticator = () =>
+  remember("rro:authenticator", () => {
     const { oidc } = getEnv();
     const strategy = new OidcStrategy<SignIn>(
       { configuration: getOidcConfig, redirectUri: oidc.redirectUri, scopes: oidc.scopes, flows: sessionFlowStore },
@@ -86,10 +76,8 @@ function authenticator(): Authenticator<SignIn> {
         };
       },
     );
-    globalThis.__rroAuthenticator = new Authenticator<SignIn>().use(strategy, "oidc");
-  }
-  return globalThis.__rroAuthenticator;
-}
+    return new Authenticator<SignIn>().use(strategy, "oidc");
+  });
 
 const text = (value: unknown) => (typeof value === "string" && value ? value : undefined);
 
@@ -119,16 +107,7 @@ export async function getSignedInSession(request: Request): Promise<AppSession |
     if (session.get("user")) await destroySession(session);
     return null;
   }
-  try {
-    return await mapErrors(() => ensureFreshTokens(session));
-  } catch (error) {
-    if (!(error instanceof RefreshUnavailableError)) throw error;
-    logger.error({ err: error }, `[refresh] ${error.message}`);
-    throw json(
-      { code: error.code, message: "Your session needs renewing, but the sign-in provider cannot be reached right now. Nothing was lost; please try again in a moment." },
-      { status: 503, headers: { "Retry-After": "5" } },
-    );
-  }
+  return ensureFreshTokens(session);
 }
 
 /** Guard for protected routes: the signed-in session, or a redirect to sign-in that comes back here. */
@@ -148,8 +127,8 @@ export async function startSignIn(request: Request): Promise<never> {
 
 /**
  * Callback: on success, the pre-sign-in session is destroyed and a new
- * session (new id) holds the tokens. Throws SignInError otherwise, having
- * created nothing.
+ * session (new id) holds the tokens. Throws otherwise (SignInError,
+ * SessionTooLargeError, a Redis outage), having created nothing.
  */
 export async function completeSignIn(request: Request, clientIp?: string): Promise<Response> {
   let signIn: SignIn;
@@ -167,13 +146,7 @@ export async function completeSignIn(request: Request, clientIp?: string): Promi
   data.userAgent = request.headers.get("User-Agent")?.slice(0, 300) ?? undefined;
   data.ip = approximateIp(clientIp);
   await destroySession(previous ?? (await getSession(request)));
-  let setCookie: string;
-  try {
-    setCookie = await commitSession(createSession<SessionData>(data));
-  } catch (error) {
-    if (error instanceof SessionTooLargeError) throw new SignInError("session_too_large", error.message, 500, { cause: error });
-    throw error;
-  }
+  const setCookie = await commitSession(createSession<SessionData>(data)); // the cookie design may throw SessionTooLargeError
   return redirect(returnTo, { headers: { "Set-Cookie": setCookie } });
 }
 
@@ -211,52 +184,6 @@ export async function logout(request: Request): Promise<Response> {
     return json({ endSession: { action: endSession.url.href, fields: endSession.fields } }, { headers });
   }
   return redirect(endSession.url.href, { headers });
-}
-
-/**
- * The answer to a sign-in that could not complete (a SignInError): its code
- * and plain message, with its status; logged with the underlying cause.
- * Anything else is rethrown (a redirect Response, a 503 from the session store).
- */
-export function signInFailure(error: unknown) {
-  if (!(error instanceof SignInError)) throw error;
-  // Mostly bad or stale callbacks (client input): the chain of causes (openid-client names the failed
-  // check one or two levels down, e.g. 'unexpected JWT "aud" (audience) claim value'), no stack.
-  const causes: string[] = [];
-  for (let e: unknown = error.cause; e instanceof Error && causes.length < 3; e = e.cause) causes.push(e.message);
-  const cause = causes.length ? causes.join(": ") : error.message;
-  logger[error.status >= 500 ? "error" : "warn"]({ code: error.code }, `[sign-in] ${error.code}: ${cause}`);
-  return json({ code: error.code, message: error.message }, { status: error.status });
-}
-
-export type SignedOutNotice =
-  | "provider" // the provider came back with our state: its session ended too
-  | "unconfirmed" // we sent the browser to the provider, which came back without a state
-  | "state-mismatch" // a state we did not issue (or whose cookie expired)
-  | "unsupported" // no end_session_endpoint and no OIDC_END_SESSION_URL
-  | "provider-unreachable" // discovery failed, so no end-session URL could be built
-  | "no-session"; // there was nothing to sign out of
-
-const LOCAL_OUTCOMES: readonly string[] = ["unsupported", "provider-unreachable", "no-session"];
-
-/**
- * What the signed-out page says: the `state` the provider sent back
- * (RP-Initiated Logout 1.0 §3) checked against the logout cookie, else the
- * outcome named in `?logout=`. Also returns the Set-Cookie clearing the logout
- * cookie when there was one.
- */
-export async function readSignedOutNotice(request: Request): Promise<{ notice: SignedOutNotice | null; setCookie?: string }> {
-  const params = new URL(request.url).searchParams;
-  const cookie = logoutStateCookie();
-  const expected: unknown = await cookie.parse(request.headers.get("Cookie"));
-  const returned = params.get("state");
-  const logout = params.get("logout");
-  if (typeof expected === "string" && expected) {
-    const notice = returned === null ? "unconfirmed" : returned === expected ? "provider" : "state-mismatch";
-    return { notice, setCookie: await cookie.serialize("", { maxAge: 0 }) };
-  }
-  if (returned !== null) return { notice: "state-mismatch" };
-  return { notice: logout && LOCAL_OUTCOMES.includes(logout) ? (logout as SignedOutNotice) : null };
 }
 
 /** Where a GET of /login goes when the person is already signed in. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { newSessionId, SESSION_ID_PATTERN, ttlSeconds } from "./redis-session-storage.server.ts";
+import { newSessionId, SESSION_ID_PATTERN, ttlSeconds } from "./session-store.server.ts";
 
 describe("session ids", () => {
   it("are 128 random bits in 22 base64url characters, never repeated", () => {

@@ -17,20 +17,17 @@
  *
  * The level starts at `info`; the server sets LOG_LEVEL once the configuration
  * is valid (an invalid configuration is itself logged, so the logger cannot
- * wait for it). Like the Redis client, the logger lives on `globalThis`: the
- * server entry and the Remix bundle are two module graphs, and a level set by
- * one, or a request id bound by one, must hold for the other.
+ * wait for it). Like the Redis client, the logger is a process singleton
+ * (`remember`): the server entry and the Remix bundle are two module graphs,
+ * and a level set by one, or a request id bound by one, must hold for the other.
  */
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { remember } from "@epic-web/remember";
 import { pino, symbols, type Logger } from "pino";
 
 interface RequestScope {
   reqId: string;
-}
-
-declare global {
-  var __rroLog: { logger: Logger; requests: AsyncLocalStorage<RequestScope> } | undefined;
 }
 
 /** What is logged of an error: never its other properties (an HTTP error may carry a response, headers, a body). */
@@ -114,13 +111,11 @@ function createLogger(requests: AsyncLocalStorage<RequestScope>): Logger {
   });
 }
 
-function shared() {
-  if (!globalThis.__rroLog) {
+const shared = () =>
+  remember("rro:logger", () => {
     const requests = new AsyncLocalStorage<RequestScope>();
-    globalThis.__rroLog = { logger: createLogger(requests), requests };
-  }
-  return globalThis.__rroLog;
-}
+    return { logger: createLogger(requests), requests };
+  });
 
 /** The process's logger. Its `level` is LOG_LEVEL once server/index.ts has read the configuration. */
 export const logger: Logger = shared().logger;

@@ -6,11 +6,12 @@
  * remembered in Redis for the token's lifetime, so a replay is refused.
  */
 import { createHash } from "node:crypto";
+import { remember } from "@epic-web/remember";
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload } from "jose";
-import { getEnv } from "./env.server.ts";
-import { getOidcConfig, ProviderUnavailableError } from "./oidc.server.ts";
-import { withRedis } from "./redis.server.ts";
-import { destroyIndexedSessions, sessionsFor } from "./session-index.server.ts";
+import { getEnv } from "../platform/env.server.ts";
+import { withRedis } from "../platform/redis.server.ts";
+import { destroySessions, sessionsOf } from "../session/session.server.ts";
+import { getOidcConfig, ProviderUnavailableError } from "./provider.server.ts";
 
 export const BACKCHANNEL_LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout";
 /** Clock skew allowed on iat/exp, in seconds. */
@@ -25,14 +26,8 @@ export class LogoutTokenError extends Error {
   readonly code = "invalid_logout_token";
 }
 
-declare global {
-  var __rroJwks: { uri: string; keys: ReturnType<typeof createRemoteJWKSet> } | undefined;
-}
-
-function jwks(uri: string) {
-  if (globalThis.__rroJwks?.uri !== uri) globalThis.__rroJwks = { uri, keys: createRemoteJWKSet(new URL(uri)) };
-  return globalThis.__rroJwks.keys;
-}
+/** The provider's key set, one per process (jose caches the keys and refetches on an unknown `kid`). */
+const jwks = (uri: string) => remember(`rro:jwks:${uri}`, () => createRemoteJWKSet(new URL(uri)));
 
 /** §2.6 checks 1–7 and 10 (signature, iss, aud, iat/exp, events, sid/sub, no nonce). */
 export async function verifyLogoutToken(token: string): Promise<JWTPayload & { sid?: string; sub?: string; jti: string }> {
@@ -85,15 +80,16 @@ export async function backchannelLogout(token: string): Promise<number> {
   const claims = await verifyLogoutToken(token);
   const issuedAt = claims.iat ?? Math.floor(Date.now() / 1000);
   const keepFor = Math.max(1, (claims.exp ?? issuedAt + MAX_TOKEN_AGE) - Math.floor(Date.now() / 1000) + CLOCK_TOLERANCE);
+  // Not a session key: a logout token's id, remembered for the token's lifetime.
   const jtiKey = `${getEnv().redisKeyPrefix}jti:${createHash("sha256").update(`${claims.iss}\n${claims.jti}`).digest("base64url")}`;
   const first = await withRedis((r) => r.set(jtiKey, "1", "EX", keepFor, "NX"));
   if (!first) throw new LogoutTokenError("this logout token was already used (jti seen before)");
 
   try {
-    const found = await sessionsFor(claims.sid ? { sid: claims.sid } : { sub: claims.sub! });
+    const found = await sessionsOf(claims.sid ? { sid: claims.sid } : { sub: claims.sub! });
     // With both sid and sub, only the sessions of that sid that are also that user's.
     const ending = claims.sid && claims.sub ? found.filter(({ data }) => data.user?.sub === claims.sub) : found;
-    await destroyIndexedSessions(ending); // records and every index entry, together
+    await destroySessions(ending); // records and every index entry
     return ending.length;
   } catch (error) {
     // Nothing (or not everything) was destroyed: let the provider's retry through.

@@ -5,7 +5,7 @@
  * provider too, because browsers apply it to the redirects that follow the
  * sign-in and logout forms.
  */
-import { getEnv } from "./env.server.ts";
+import { getEnv } from "../platform/env.server.ts";
 
 export function securityHeaders(nonce: string): Record<string, string> {
   const env = getEnv();

@@ -3,11 +3,12 @@
  * and kept across development reloads: one server, a primary found through
  * Sentinel, or a Cluster (docs/decisions/011-redis-topologies.md).
  *
- * Failure behaviour is deliberate (docs/decisions/003-redis-keys-and-ttls.md):
+ * Failure behaviour is deliberate (docs/decisions/003-redis-keys-ttls-and-failures.md):
  * no offline queue, so while Redis is down a command fails at once instead of
  * piling up; a bounded command timeout; reconnection every ≤ 500 ms, so
  * service returns by itself within a second of Redis coming back.
  */
+import { remember } from "@epic-web/remember";
 import { Cluster, Redis, ReplyError, type ClusterOptions, type RedisOptions } from "ioredis";
 import { getEnv, type Env } from "./env.server.ts";
 import { logger } from "./logger.server.ts";
@@ -15,9 +16,8 @@ import { logger } from "./logger.server.ts";
 /** One server or a Cluster: the commands the app uses are the same on both. */
 export type RedisClient = Redis | Cluster;
 
-declare global {
-  var __rroRedis: RedisClient | undefined;
-}
+/** Runs one Redis operation with outages mapped to typed errors: what the modules above are given. */
+export type RedisRunner = <T>(operation: (redis: RedisClient) => Promise<T>) => Promise<T>;
 
 export class RedisUnavailableError extends Error {
   readonly code = "redis_unavailable";
@@ -114,9 +114,19 @@ export function createRedisClient(env: Pick<Env, "redisUrl" | "redisTopology">):
   return client;
 }
 
+/** Created on first use; shared by the server entry and the Remix bundle (two module graphs), and kept across development reloads. */
+const connection = remember("rro:redis", () => ({ client: undefined as RedisClient | undefined }));
+
 export function getRedis(): RedisClient {
-  globalThis.__rroRedis ??= createRedisClient(getEnv());
-  return globalThis.__rroRedis;
+  connection.client ??= createRedisClient(getEnv());
+  return connection.client;
+}
+
+/** At shutdown: sends QUIT once the commands in flight are answered. Does nothing if no client was ever made. */
+export async function closeRedis(): Promise<void> {
+  const client = connection.client;
+  connection.client = undefined;
+  await client?.quit().catch(() => {});
 }
 
 const FIRST_CONNECT_WAIT_MS = 1_000;

@@ -14,31 +14,9 @@
 import * as client from "openid-client";
 import { redirect } from "@remix-run/node";
 import { Strategy } from "remix-auth/strategy";
-import type { OidcFlow } from "./session.server.ts";
-import { ProviderUnavailableError } from "./oidc.server.ts";
+import type { OidcFlow } from "../session/session-data.ts";
 import { safeRedirectPath } from "./safe-redirect.ts";
-
-export type SignInErrorCode =
-  | "missing_state"
-  | "unknown_state"
-  | "provider_error"
-  | "token_exchange_failed"
-  | "invalid_response"
-  | "provider_unavailable"
-  | "session_too_large";
-
-/** A sign-in that cannot complete; `message` is safe to show to the person. */
-export class SignInError extends Error {
-  constructor(
-    readonly code: SignInErrorCode,
-    message: string,
-    readonly status: number,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = "SignInError";
-  }
-}
+import { SignInError, toSignInError } from "./sign-in-errors.server.ts";
 
 export interface FlowStore {
   /** Keeps a new flow; returns headers (a Set-Cookie) to send with the redirect to the provider. */
@@ -104,14 +82,13 @@ export class OidcStrategy<User> extends Strategy<User, OidcVerifyParams> {
   private async completeSignIn(request: Request, url: URL): Promise<User> {
     const state = url.searchParams.get("state");
     if (!state) {
-      throw new SignInError("missing_state", "The provider sent you back without the state this app gave it, so the response cannot be trusted.", 400);
+      throw new SignInError("missing_state", "The provider sent you back without the state this app gave it, so the response cannot be trusted.");
     }
     const flow = await this.options.flows.find(request, state);
     if (!flow) {
       throw new SignInError(
         "unknown_state",
         "This sign-in response does not match a sign-in started in this browser. It may have expired, been used already, or not come from this app.",
-        400,
       );
     }
     const config = await this.configuration();
@@ -130,7 +107,7 @@ export class OidcStrategy<User> extends Strategy<User, OidcVerifyParams> {
       throw toSignInError(error);
     }
     const claims = tokens.claims();
-    if (!claims) throw new SignInError("invalid_response", "The provider returned no ID token.", 502);
+    if (!claims) throw new SignInError("missing_id_token", "The provider returned no ID token.");
     return this.verify({ request, tokens, claims, flow });
   }
 
@@ -141,25 +118,4 @@ export class OidcStrategy<User> extends Strategy<User, OidcVerifyParams> {
       throw toSignInError(error);
     }
   }
-}
-
-function toSignInError(error: unknown): SignInError {
-  if (error instanceof SignInError) return error;
-  if (error instanceof ProviderUnavailableError) {
-    return new SignInError("provider_unavailable", "The sign-in provider cannot be reached right now. Please try again in a minute.", 503, { cause: error });
-  }
-  if (error instanceof client.AuthorizationResponseError) {
-    const description = error.error_description ? `: ${error.error_description}` : "";
-    return new SignInError("provider_error", `The provider refused the sign-in (${error.error}${description}).`, 400, { cause: error });
-  }
-  if (error instanceof client.ResponseBodyError) {
-    const hint = error.error === "invalid_grant" ? " The sign-in code was already used or has expired." : "";
-    return new SignInError("token_exchange_failed", `The provider rejected the code exchange (${error.error}).${hint}`, 400, { cause: error });
-  }
-  if (error instanceof client.ClientError) {
-    // openid-client's message is generic; the oauth4webapi error it wraps names the claim or check.
-    const detail = error.cause instanceof Error ? error.cause.message : error.message;
-    return new SignInError("invalid_response", `The provider's response failed validation: ${detail}.`, 400, { cause: error });
-  }
-  return new SignInError("provider_unavailable", "The sign-in provider cannot be reached right now. Please try again in a minute.", 503, { cause: error });
 }

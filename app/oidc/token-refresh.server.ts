@@ -8,19 +8,18 @@
  * session as a logout would, without the provider redirect; a provider outage
  * is a RefreshUnavailableError (a 503), and the session is kept.
  */
-import { randomUUID } from "node:crypto";
+import { remember } from "@epic-web/remember";
 import * as client from "openid-client";
-import { getEnv } from "./env.server.ts";
-import { logger } from "./logger.server.ts";
-import { getOidcConfig } from "./oidc.server.ts";
-import { withRedis } from "./redis.server.ts";
-import { commitSession, destroySession, readSessionById, type AppSession } from "./session.server.ts";
-import { sealSessionToken as seal, sessionToken } from "./session-tokens.server.ts";
+import { getEnv } from "../platform/env.server.ts";
+import { logger } from "../platform/logger.server.ts";
+import type { AppSession } from "../session/session-data.ts";
+import { sealSessionToken as seal, sessionToken } from "../session/session-tokens.server.ts";
+import { destroySession, readSessionById, refreshLock, saveSession, sessionsLiveOnServer } from "../session/session.server.ts";
+import { getOidcConfig } from "./provider.server.ts";
 
-/** Well past openid-client's 10 s request timeout (oidc.server.ts), so the lock outlives the refresh it guards. */
+/** Well past openid-client's 10 s request timeout (provider.server.ts), so the lock outlives the refresh it guards. */
 const LOCK_MS = 30_000;
 const POLL_MS = 50;
-const RELEASE = `if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("del", KEYS[1]) else return 0 end`;
 
 export class RefreshUnavailableError extends Error {
   readonly code = "refresh_unavailable";
@@ -28,20 +27,23 @@ export class RefreshUnavailableError extends Error {
 
 const now = () => Math.floor(Date.now() / 1000);
 
+/** Due when the access token expires within the margin and a refresh token is stored; only where sessions live on the server (the cookie design has no record to refresh in place). */
 export function needsRefresh(session: AppSession): boolean {
-  const env = getEnv();
   const expiresAt = session.get("accessTokenExpiresAt");
-  return env.sessionStore === "redis" && Boolean(session.get("refreshToken")) && typeof expiresAt === "number" && expiresAt - now() <= env.tokenRefreshMargin;
+  return (
+    sessionsLiveOnServer() &&
+    Boolean(session.get("refreshToken")) &&
+    typeof expiresAt === "number" &&
+    expiresAt - now() <= getEnv().tokenRefreshMargin
+  );
 }
 
-declare global {
-  var __rroRefreshes: Map<string, Promise<AppSession | null>> | undefined;
-}
+/** Refreshes in progress in this process, by session id. */
+const inFlight = remember("rro:refreshes", () => new Map<string, Promise<AppSession | null>>());
 
 /** The session with fresh tokens (itself when nothing was due), or null when the refresh ended it. */
 export function ensureFreshTokens(session: AppSession): Promise<AppSession | null> {
   if (!needsRefresh(session)) return Promise.resolve(session);
-  const inFlight = (globalThis.__rroRefreshes ??= new Map());
   let refresh = inFlight.get(session.id);
   if (!refresh) {
     refresh = refreshOnce(session).finally(() => inFlight.delete(session.id));
@@ -51,10 +53,8 @@ export function ensureFreshTokens(session: AppSession): Promise<AppSession | nul
 }
 
 async function refreshOnce(session: AppSession): Promise<AppSession | null> {
-  const lockKey = `${getEnv().redisKeyPrefix}lock:refresh:${session.id}`;
-  const owner = randomUUID();
-  const locked = await withRedis((r) => r.set(lockKey, owner, "PX", LOCK_MS, "NX"));
-  if (!locked) return waitForRefresh(session, lockKey);
+  const owner = await refreshLock.take(session.id, LOCK_MS);
+  if (!owner) return waitForRefresh(session);
   try {
     // Another process may have refreshed between our read and our lock.
     const current = await readSessionById(session.id);
@@ -64,7 +64,7 @@ async function refreshOnce(session: AppSession): Promise<AppSession | null> {
     if (!refreshToken) {
       // Stored but unreadable (its TOKEN_ENCRYPTION_KEYS key is gone): forget it rather than retry on every request.
       current.unset("refreshToken");
-      await commitSession(current);
+      await saveSession(current);
       return current;
     }
     let tokens: client.TokenEndpointResponse;
@@ -83,24 +83,24 @@ async function refreshOnce(session: AppSession): Promise<AppSession | null> {
     if (tokens.refresh_token) current.set("refreshToken", seal("refreshToken", tokens.refresh_token)); // rotated
     if (tokens.id_token) current.set("idToken", seal("idToken", tokens.id_token));
     // Only while the lock is still ours: a refresh slower than the lock must not overwrite a newer one.
-    if ((await withRedis((r) => r.get(lockKey))) !== owner) {
+    if ((await refreshLock.owner(session.id)) !== owner) {
       throw new RefreshUnavailableError("the token refresh outlasted its lock; its result was dropped");
     }
-    await commitSession(current);
+    await saveSession(current);
     logger.info("[refresh] access token refreshed");
     return current;
   } finally {
-    await withRedis((r) => r.eval(RELEASE, 1, lockKey, owner)).catch(() => {});
+    await refreshLock.release(session.id, owner).catch(() => {});
   }
 }
 
 /** Another process holds the lock: wait until the stored tokens change, the session ends, or the lock is gone. */
-async function waitForRefresh(session: AppSession, lockKey: string): Promise<AppSession | null> {
+async function waitForRefresh(session: AppSession): Promise<AppSession | null> {
   const deadline = Date.now() + LOCK_MS;
   const before = session.get("accessTokenExpiresAt");
   while (Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, POLL_MS));
-    const lockHeld = await withRedis((r) => r.exists(lockKey));
+    const lockHeld = (await refreshLock.owner(session.id)) !== null;
     // Read after looking at the lock: a refresh that completed just before is seen here.
     const current = await readSessionById(session.id);
     if (!current) return null;

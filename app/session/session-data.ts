@@ -1,0 +1,44 @@
+/** What a session holds: the shape of its record, written by the sign-in and read by every request. */
+import type { Session } from "@remix-run/node";
+
+/** One sign-in in progress (one per browser tab), kept until the callback. */
+export interface OidcFlow {
+  state: string;
+  nonce: string;
+  codeVerifier: string;
+  /** Local path to go back to after sign-in. */
+  returnTo: string;
+  createdAt: number;
+}
+
+/** Who is signed in: the identity claims of the ID token. The rest of its claims are read from `idToken` where shown. */
+export interface SessionUser {
+  sub: string;
+  name?: string;
+  email?: string;
+  preferredUsername?: string;
+}
+
+export interface SessionData {
+  user?: SessionUser;
+  idToken?: string;
+  accessToken?: string;
+  refreshToken?: string;
+  /** Epoch seconds. */
+  accessTokenExpiresAt?: number;
+  /** The provider's session id (`sid` claim) when it sends one. */
+  sid?: string;
+  /** Epoch seconds: sign-in time and the absolute end of this session (SESSION_MAX_AGE). */
+  signedInAt?: number;
+  expiresAt?: number;
+  /** Where it was signed in from, for the sessions list: the User-Agent (truncated) and an approximate IP. */
+  userAgent?: string;
+  ip?: string;
+  /** Sign-ins in progress, by `state`. Only in pre-sign-in sessions, which live 10 minutes. */
+  flows?: Record<string, OidcFlow>;
+}
+
+export type AppSession = Session<SessionData>;
+
+/** How long a pre-sign-in session (one holding only flows) lives, in seconds. */
+export const FLOW_MAX_AGE = 10 * 60;

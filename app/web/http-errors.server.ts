@@ -1,0 +1,109 @@
+/**
+ * The one place where errors become HTTP answers. Lower layers throw typed
+ * errors with a `code`; routes wrap their loaders and actions in
+ * `answerErrors`, which turns the errors it knows into a status, a plain
+ * message and a log line. Anything else is rethrown as it is: Remix logs it
+ * with its stack (entry.server.tsx `handleError`) and answers a 500 page
+ * that says nothing about it.
+ *
+ * Pages get `{ code, message }` (rendered by the route's or the root's
+ * ErrorBoundary); the back-channel endpoint, whose caller is the provider,
+ * gets OAuth's `{ error, error_description }`.
+ */
+import { LogoutTokenError } from "../oidc/backchannel-logout.server.ts";
+import { ProviderUnavailableError } from "../oidc/provider.server.ts";
+import { SignInError, type SignInErrorCode } from "../oidc/sign-in-errors.server.ts";
+import { RefreshUnavailableError } from "../oidc/token-refresh.server.ts";
+import { logger } from "../platform/logger.server.ts";
+import { RedisUnavailableError } from "../platform/redis.server.ts";
+import { SessionTooLargeError } from "../session/cookie-session-storage.server.ts";
+
+interface Answer {
+  status: number;
+  code: string;
+  /** Safe to show: says what happened and what to do, nothing of the internals. */
+  message: string;
+  /** Seconds, for a 503 the client should retry. */
+  retryAfter?: number;
+}
+
+const RETRY_AFTER = 5;
+
+const SIGN_IN_STATUS: Record<SignInErrorCode, number> = {
+  missing_state: 400,
+  unknown_state: 400,
+  provider_error: 400,
+  token_exchange_failed: 400,
+  invalid_response: 400,
+  missing_id_token: 502,
+  provider_unavailable: 503,
+};
+
+/** Mostly bad or stale callbacks: the chain of causes (openid-client names the failed check one or two levels down), no stack. */
+function causes(error: Error): string {
+  const chain: string[] = [];
+  for (let e: unknown = error.cause; e instanceof Error && chain.length < 3; e = e.cause) chain.push(e.message);
+  return chain.length ? chain.join(": ") : error.message;
+}
+
+/** The answer to an error this app expects, logged; undefined for anything else. */
+export function answerFor(error: unknown): Answer | undefined {
+  if (error instanceof RedisUnavailableError) {
+    logger.warn(`[session] ${error.message}`);
+    const message = "The session store is unreachable right now. Nothing was changed; please try again in a moment.";
+    return { status: 503, code: error.code, message, retryAfter: RETRY_AFTER };
+  }
+  if (error instanceof RefreshUnavailableError) {
+    logger.error({ err: error }, `[refresh] ${error.message}`);
+    const message =
+      "Your session needs renewing, but the sign-in provider cannot be reached right now. Nothing was lost; please try again in a moment.";
+    return { status: 503, code: error.code, message, retryAfter: RETRY_AFTER };
+  }
+  if (error instanceof SignInError) {
+    const status = SIGN_IN_STATUS[error.code];
+    logger[status >= 500 ? "error" : "warn"]({ code: error.code }, `[sign-in] ${error.code}: ${causes(error)}`);
+    return { status, code: error.code, message: error.message, ...(status === 503 ? { retryAfter: RETRY_AFTER } : {}) };
+  }
+  if (error instanceof SessionTooLargeError) {
+    logger.error({ code: error.code }, `[sign-in] ${error.message}`);
+    return { status: 500, code: error.code, message: error.message };
+  }
+  if (error instanceof LogoutTokenError) {
+    logger.warn(`[backchannel-logout] refused: ${error.message}`); // the reason, never the token
+    return { status: 400, code: error.code, message: error.message };
+  }
+  if (error instanceof ProviderUnavailableError) {
+    logger.error({ err: error }, `[oidc] ${error.message}`);
+    return { status: 503, code: error.code, message: "The sign-in provider cannot be reached right now. Please try again in a minute.", retryAfter: RETRY_AFTER };
+  }
+  return undefined;
+}
+
+type Format = "page" | "oauth";
+
+function toResponse(answer: Answer, format: Format): Response {
+  const headers: HeadersInit = answer.retryAfter ? { "Retry-After": String(answer.retryAfter) } : {};
+  const body =
+    format === "page"
+      ? { code: answer.code, message: answer.message }
+      : answer.status < 500
+        ? { error: "invalid_request", error_description: answer.message }
+        : { error: "temporarily_unavailable" };
+  return Response.json(body, { status: answer.status, headers });
+}
+
+/**
+ * Wraps a loader or action: a Response it throws passes through (redirects),
+ * an error this app expects is thrown as its answer, anything else as it is.
+ */
+export function answerErrors<Args, Result>(handler: (args: Args) => Promise<Result>, format: Format = "page") {
+  return async (args: Args): Promise<Result> => {
+    try {
+      return await handler(args);
+    } catch (error) {
+      if (error instanceof Response) throw error;
+      const answer = answerFor(error);
+      throw answer ? toResponse(answer, format) : error;
+    }
+  };
+}

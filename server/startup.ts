@@ -1,0 +1,63 @@
+/**
+ * What the server checks before and just after it listens, each with a line a
+ * person can act on: the configuration (every problem listed, exit 1), Redis
+ * (refused when too old; a warning when not reachable yet, as the app
+ * recovers by itself), what a person should know (the cookie design is on, a
+ * generated session secret), and whether the provider answers discovery.
+ */
+import { existsSync } from "node:fs";
+import { EnvError, getEnv, type Env } from "../app/platform/env.server.ts";
+import { logger } from "../app/platform/logger.server.ts";
+import { checkRedisAtStartup } from "../app/platform/redis.server.ts";
+import { fetchDiscoveryCheck } from "../app/oidc/provider.server.ts";
+
+export const log = (line: string) => logger.info(`[server] ${line}`);
+
+/**
+ * A start-up failure: a fatal line in the JSON log, and the plain message on
+ * stderr for the person starting the server (a configuration error lists one
+ * problem a line, which JSON would fold into one).
+ */
+export function reportStartupFailure(message: string, fields: object = {}) {
+  logger.fatal(fields, `[server] ${message}`);
+  process.stderr.write(`${message}\n`);
+}
+
+/** Loads ENV_FILE (default .env; variables already set win) and validates the configuration, or exits 1 saying what to set. */
+export function loadConfiguration(): Env {
+  const file = process.env.ENV_FILE ?? ".env";
+  if (file && existsSync(file)) process.loadEnvFile(file);
+  try {
+    const env = getEnv();
+    logger.level = env.logLevel;
+    return env;
+  } catch (error) {
+    if (!(error instanceof EnvError)) throw error;
+    reportStartupFailure(error.message, { problems: error.problems });
+    process.exit(1);
+  }
+}
+
+/** Before listening: throws when Redis is too old; otherwise says what a person should know. */
+export async function checkDependencies(env: Env) {
+  if (env.sessionStore === "redis") {
+    const redis = await checkRedisAtStartup(env);
+    if (redis.problem) throw new Error(redis.problem);
+    if (redis.warning) logger.warn(`[server] ${redis.warning}`);
+  } else {
+    log("SESSION_STORE=cookie: sessions live in the cookie, tokens included (the design this project replaces; for comparison)");
+  }
+  if (env.sessionSecretGenerated) {
+    log("SESSION_SECRET is not set: using a random one, so sessions end when the server restarts (npm run setup writes one to .env)");
+  }
+}
+
+/** Once listening: a clear line when the provider cannot be reached; the app retries at sign-in. */
+export async function probeProvider(env: Env) {
+  const result = await fetchDiscoveryCheck();
+  if (result === "ok") return log(`OpenID provider ${env.oidc.issuer.href} answers discovery`);
+  logger.warn(
+    `[server] the OpenID provider's discovery document at ${env.oidc.issuer.href} could not be fetched (${result}). ` +
+      "Sign-in will show an error and retry until it answers; check OIDC_ISSUER.",
+  );
+}
