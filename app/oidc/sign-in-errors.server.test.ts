@@ -9,7 +9,7 @@ describe("toSignInError", () => {
   it("reports an unreachable or silent provider as provider_unavailable", () => {
     const refused = new TypeError("fetch failed", { cause: Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" }) });
     expect(codeOf(toSignInError(refused))).toBe("provider_unavailable");
-    expect(codeOf(toSignInError(new client.ClientError("operation timed out", { code: "OAUTH_TIMEOUT" })))).toBe("provider_unavailable");
+    expect(codeOf(toSignInError(Object.assign(new client.ClientError("operation timed out"), { code: "OAUTH_TIMEOUT" })))).toBe("provider_unavailable");
     expect(codeOf(toSignInError(new ProviderUnavailableError(new URL("https://idp.example"), new Error("down"))))).toBe("provider_unavailable");
   });
 
