@@ -1,4 +1,5 @@
 import js from "@eslint/js";
+import { defineConfig } from "eslint/config";
 import { createTypeScriptImportResolver } from "eslint-import-resolver-typescript";
 import { importX } from "eslint-plugin-import-x";
 import reactHooks from "eslint-plugin-react-hooks";
@@ -16,10 +17,10 @@ const layerZones = LAYERS.slice(0, -1).map((layer, i) => ({
   message: `app/${layer} is below ${LAYERS.slice(i + 1).join(", ")}: it must not import from them.`,
 }));
 
-export default tseslint.config(
+export default defineConfig(
   { ignores: ["build/", "node_modules/", ".cache/", "test-results/", "redis/data/"] },
   js.configs.recommended,
-  ...tseslint.configs.recommended,
+  tseslint.configs.recommended,
   {
     files: ["**/*.{ts,tsx}"],
     languageOptions: { globals: { ...globals.node, ...globals.browser } },
@@ -31,7 +32,10 @@ export default tseslint.config(
     },
     rules: {
       ...reactHooks.configs.recommended.rules,
-      "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_", destructuredArrayIgnorePattern: "^_" }],
+      "@typescript-eslint/no-unused-vars": [
+        "error",
+        { argsIgnorePattern: "^_", varsIgnorePattern: "^_", destructuredArrayIgnorePattern: "^_" },
+      ],
       "no-console": "off",
       "import-x/no-cycle": "error",
       "import-x/no-restricted-paths": [
@@ -39,7 +43,11 @@ export default tseslint.config(
         {
           zones: [
             ...layerZones,
-            { target: "./app", from: ["./server", "./scripts", "./test"], message: "app/ never imports the server entry, scripts or tests." },
+            {
+              target: "./app",
+              from: ["./server", "./scripts", "./test"],
+              message: "app/ never imports the server entry, scripts or tests.",
+            },
           ],
         },
       ],

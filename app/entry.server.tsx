@@ -13,7 +13,8 @@ import { NonceContext } from "./web/nonce.ts";
 import { logger } from "./platform/logger.server.ts";
 import { securityHeaders } from "./web/security-headers.server.ts";
 
-const ABORT_DELAY = 5_000;
+/** How long Remix waits for pending promises in a streamed response (none here stream). */
+export const streamTimeout = 5_000;
 
 export default function handleRequest(request: Request, status: number, headers: Headers, remixContext: EntryContext) {
   const nonce = randomBytes(16).toString("base64");
@@ -22,7 +23,7 @@ export default function handleRequest(request: Request, status: number, headers:
     let failed = false;
     const { pipe, abort } = renderToPipeableStream(
       <NonceContext.Provider value={nonce}>
-        <RemixServer context={remixContext} url={request.url} abortDelay={ABORT_DELAY} nonce={nonce} />
+        <RemixServer context={remixContext} url={request.url} nonce={nonce} />
       </NonceContext.Provider>,
       {
         nonce,
@@ -39,7 +40,7 @@ export default function handleRequest(request: Request, status: number, headers:
         },
       },
     );
-    setTimeout(abort, ABORT_DELAY);
+    setTimeout(abort, streamTimeout + 1_000);
   });
 }
 
@@ -47,10 +48,20 @@ export default function handleRequest(request: Request, status: number, headers:
  * Errors thrown by loaders and actions (not the Responses they throw), in the
  * log instead of Remix's default console.error. A request the client
  * abandoned is not an error. A 4xx Remix made itself (no route matches) is
- * noted without a stack.
+ * noted without a stack, as is a legacy `?_data` request (answered, but no
+ * page of this app makes one since single fetch: an old tab or a probe).
  */
 export const handleError: HandleErrorFunction = (error, { request }) => {
   if (request.signal.aborted) return;
+  // Remix reports every ?_data request through here as a warning (an Error with no other mark).
+  if (
+    new URL(request.url).searchParams.has("_data") &&
+    error instanceof Error &&
+    error.message.startsWith("Warning: Single fetch")
+  ) {
+    logger.info("[remix] a legacy ?_data request was answered");
+    return;
+  }
   if (isRouteErrorResponse(error) && error.status < 500) {
     logger.info({ status: error.status }, `[remix] ${error.statusText}`);
     return;

@@ -1,4 +1,4 @@
-import type { HeadersFunction, LinksFunction } from "@remix-run/node";
+import type { LinksFunction } from "@remix-run/node";
 import { Link, Links, Meta, Outlet, Scripts, ScrollRestoration, useRouteError } from "@remix-run/react";
 import type { ReactNode } from "react";
 import styles from "./styles.css?url";
@@ -10,8 +10,7 @@ export const links: LinksFunction = () => [
   { rel: "icon", href: "/favicon.ico" },
 ];
 
-/** Headers of a thrown response (e.g. Retry-After on a 503) reach the browser. */
-export const headers: HeadersFunction = ({ errorHeaders }) => errorHeaders ?? {};
+export { headers } from "./web/error-headers.ts";
 
 export function Layout({ children }: { children: ReactNode }) {
   const nonce = useNonce();

@@ -54,8 +54,18 @@ async function fillTo(target: number) {
 }
 
 async function load(seconds = LOAD_SECONDS) {
-  const result = await autocannon({ url: `${appUrl}/`, connections: CONNECTIONS, duration: seconds, headers: { cookie } });
-  return { requests_per_s: Math.round(result.requests.average), latency_p50_ms: result.latency.p50, latency_p99_ms: result.latency.p99, non_2xx: result.non2xx };
+  const result = await autocannon({
+    url: `${appUrl}/`,
+    connections: CONNECTIONS,
+    duration: seconds,
+    headers: { cookie },
+  });
+  return {
+    requests_per_s: Math.round(result.requests.average),
+    latency_p50_ms: result.latency.p50,
+    latency_p99_ms: result.latency.p99,
+    non_2xx: result.non2xx,
+  };
 }
 
 await load(); // first warm-up: V8 optimizes for the first seconds under load
@@ -71,7 +81,9 @@ for (const target of LEVELS) {
   await load(WARMUP_SECONDS); // after the fill, which had the CPU
   const result = await load();
   levels.push({ sessions: target, redis_used_memory_bytes: memory, memory_per_session_bytes: perSession, ...result });
-  log(`${target} sessions: ${result.requests_per_s} req/s, p50 ${result.latency_p50_ms} ms, p99 ${result.latency_p99_ms} ms, ${perSession} bytes per session`);
+  log(
+    `${target} sessions: ${result.requests_per_s} req/s, p50 ${result.latency_p50_ms} ms, p99 ${result.latency_p99_ms} ms, ${perSession} bytes per session`,
+  );
 }
 await stack.stop();
 
@@ -79,7 +91,13 @@ const last = levels[levels.length - 1]!;
 const report = {
   generated_at: new Date().toISOString(),
   quick: QUICK,
-  settings: { groups: GROUPS, record_bytes: Buffer.byteLength(record), connections: CONNECTIONS, load_seconds: LOAD_SECONDS, page: "GET / with a real session" },
+  settings: {
+    groups: GROUPS,
+    record_bytes: Buffer.byteLength(record),
+    connections: CONNECTIONS,
+    load_seconds: LOAD_SECONDS,
+    page: "GET / with a real session",
+  },
   levels,
   flatness: Math.round((last.requests_per_s / levels[0]!.requests_per_s) * 1000) / 1000,
   ten_million_sessions_gib: Math.round(((last.memory_per_session_bytes * 10_000_000) / 2 ** 30) * 10) / 10,
@@ -99,5 +117,7 @@ ${levels.map((l) => `| ${l.sessions.toLocaleString("en")} | ${l.requests_per_s} 
 Requests/s at ${last.sessions.toLocaleString("en")} sessions are ${report.flatness}× those at ${levels[0]!.sessions.toLocaleString("en")} (a session read is one GETEX, a hash-table lookup whatever the number of keys; differences of ±15 % between runs are this shared machine's noise). At ${last.memory_per_session_bytes} bytes per session, **10 million sessions need about ${report.ten_million_sessions_gib} GiB** of Redis memory (plus replication and fragmentation headroom); this includes the session's two back-channel index entries (by user and by provider session, about 500 bytes); a user with more groups costs proportionally more, since the record is mostly the ID token.
 `,
 );
-log(`wrote ${path.relative(process.cwd(), OUT)}/bench-report.md and .json; 10 million sessions ≈ ${report.ten_million_sessions_gib} GiB`);
+log(
+  `wrote ${path.relative(process.cwd(), OUT)}/bench-report.md and .json; 10 million sessions ≈ ${report.ten_million_sessions_gib} GiB`,
+);
 process.exit(0);

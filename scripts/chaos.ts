@@ -174,7 +174,13 @@ async function view(browser: Browser, url: string, page: (typeof PAGES)[number])
   try {
     const response = await browser.request(url + page, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
     const html = await response.text();
-    return { started, ended: performance.now(), status: response.status, signedIn: response.status === 200 && html.includes(SIGNED_IN_MARKER[page]), storeDown: html.includes(STORE_DOWN_TEXT) };
+    return {
+      started,
+      ended: performance.now(),
+      status: response.status,
+      signedIn: response.status === 200 && html.includes(SIGNED_IN_MARKER[page]),
+      storeDown: html.includes(STORE_DOWN_TEXT),
+    };
   } catch (error) {
     return { started, ended: performance.now(), status: 0, signedIn: false, storeDown: false, error: message(error) };
   }
@@ -224,7 +230,8 @@ const unexpectedExits: string[] = [];
 const children = new Set<App>();
 // However this script ends, no app process it started is left behind.
 process.once("exit", () => {
-  for (const app of children) if (app.process.exitCode === null && app.process.signalCode === null) app.process.kill("SIGKILL");
+  for (const app of children)
+    if (app.process.exitCode === null && app.process.signalCode === null) app.process.kill("SIGKILL");
 });
 
 let appEnv: Record<string, string> = {};
@@ -296,15 +303,26 @@ try {
   const [a, b] = instances as [Instance, Instance];
   const nginx = await startNginx({ port: nginxPort, upstreamPort: [portA, portB], buffers: "default" });
   cleanups.push(() => nginx.stop());
-  const [appendonly, appendfsync] = [(await redis.client.config("GET", "appendonly")) as string[], (await redis.client.config("GET", "appendfsync")) as string[]];
-  log(`${QUICK ? "quick run" : "full run"}: Redis ${redis.url} (appendonly ${appendonly[1]}, appendfsync ${appendfsync[1]}), provider ${provider.issuer}, instances A :${portA} and B :${portB}, nginx round robin ${publicUrl}`);
+  const [appendonly, appendfsync] = [
+    (await redis.client.config("GET", "appendonly")) as string[],
+    (await redis.client.config("GET", "appendfsync")) as string[],
+  ];
+  log(
+    `${QUICK ? "quick run" : "full run"}: Redis ${redis.url} (appendonly ${appendonly[1]}, appendfsync ${appendfsync[1]}), provider ${provider.issuer}, instances A :${portA} and B :${portB}, nginx round robin ${publicUrl}`,
+  );
 
   /** Signs a user in through nginx and checks where it landed; a failure says what the page said. */
   async function signInThroughNginx(user: User) {
     const loginForm = await startSignIn(user.browser, publicUrl);
-    expect(isLoginForm(loginForm), `sign-in of ${user.username}: no login form but ${loginForm.status} at ${loginForm.url}: ${excerpt(loginForm.html)}`);
+    expect(
+      isLoginForm(loginForm),
+      `sign-in of ${user.username}: no login form but ${loginForm.status} at ${loginForm.url}: ${excerpt(loginForm.html)}`,
+    );
     const landed = await submitLogin(user.browser, loginForm, user.username, `${user.username}-password`);
-    expect(landed.status === 200 && landed.url === `${publicUrl}/account` && landed.html.includes(nameMarker(user)), `sign-in of ${user.username} ended at ${landed.status} ${landed.url}: ${excerpt(landed.html)}`);
+    expect(
+      landed.status === 200 && landed.url === `${publicUrl}/account` && landed.html.includes(nameMarker(user)),
+      `sign-in of ${user.username} ended at ${landed.status} ${landed.url}: ${excerpt(landed.html)}`,
+    );
   }
 
   /** Is this user's session valid on that base URL (an instance or nginx)? */
@@ -316,7 +334,9 @@ try {
 
   // ------------------------------------------------------------ a. load
   {
-    log(`a. load: ${USERS} users at once through nginx: sign in, browse ${PAGES.join(" ")}, sign out (app and provider)`);
+    log(
+      `a. load: ${USERS} users at once through nginx: sign in, browse ${PAGES.join(" ")}, sign out (app and provider)`,
+    );
     const users = Array.from({ length: USERS }, (_, i) => newUser(i));
     const journeys: number[] = [];
     const errors: string[] = [];
@@ -332,11 +352,20 @@ try {
           }
           const logout = await postLogout(user.browser, publicUrl);
           const endSession = logout.headers.get("Location") ?? "";
-          expect(logout.status === 302 && endSession.startsWith(provider.issuer), `logout of ${user.username}: ${logout.status} to ${endSession}`);
+          expect(
+            logout.status === 302 && endSession.startsWith(provider.issuer),
+            `logout of ${user.username}: ${logout.status} to ${endSession}`,
+          );
           const back = await confirmProviderLogout(user.browser, await user.browser.navigate(endSession));
-          expect(back.url.startsWith(`${publicUrl}/?state=`) && back.html.includes('data-notice="provider"'), `provider logout of ${user.username} came back to ${back.status} ${back.url}`);
+          expect(
+            back.url.startsWith(`${publicUrl}/?state=`) && back.html.includes('data-notice="provider"'),
+            `provider logout of ${user.username} came back to ${back.status} ${back.url}`,
+          );
           const after = await user.browser.request(`${publicUrl}/account`);
-          expect(after.status === 302 && (after.headers.get("Location") ?? "").startsWith("/login"), `after logout, /account for ${user.username} answered ${after.status}`);
+          expect(
+            after.status === 302 && (after.headers.get("Location") ?? "").startsWith("/login"),
+            `after logout, /account for ${user.username} answered ${after.status}`,
+          );
           journeys.push(performance.now() - begun);
         } catch (error) {
           errors.push(`${user.username}: ${message(error)}`);
@@ -351,8 +380,16 @@ try {
     // which shows as its "Sign-in expired" page or an invalid_grant at the code exchange. Counted apart, still errors.
     const atProvider = errors.filter((e) => e.includes(provider.issuer) || e.includes("invalid_grant"));
     figure("load.users", USERS, "", "simulated users, all at once, each with its own cookie jar");
-    figure("load.errors", errors.length, "", "users whose sign-in, page views or sign-out went wrong", { op: "=", limit: 0 });
-    figure("load.errors_at_provider", atProvider.length, "", "of those, refused by the development provider (its in-memory store dropped the sign-in)");
+    figure("load.errors", errors.length, "", "users whose sign-in, page views or sign-out went wrong", {
+      op: "=",
+      limit: 0,
+    });
+    figure(
+      "load.errors_at_provider",
+      atProvider.length,
+      "",
+      "of those, refused by the development provider (its in-memory store dropped the sign-in)",
+    );
     figure("load.seconds", seconds, "s", "wall time of the whole load phase");
     figure("load.requests", latencies.length, "", "HTTP requests (app through nginx, and provider)");
     figure("load.requests_per_s", latencies.length / seconds, "req/s", "throughput over the phase");
@@ -360,7 +397,12 @@ try {
     figure("load.latency_p95_ms", percentile(latencies, 95), "ms", "request latency, 95th percentile");
     figure("load.latency_p99_ms", percentile(latencies, 99), "ms", "request latency, 99th percentile");
     figure("load.latency_max_ms", percentile(latencies, 100), "ms", "request latency, slowest");
-    figure("load.journey_p50_s", percentile(journeys, 50) / 1000, "s", "one user's whole journey (sign-in to signed out at the provider), median");
+    figure(
+      "load.journey_p50_s",
+      percentile(journeys, 50) / 1000,
+      "s",
+      "one user's whole journey (sign-in to signed out at the provider), median",
+    );
     figure("load.journey_max_s", percentile(journeys, 100) / 1000, "s", "one user's whole journey, slowest");
 
     const kinds = await keysByKind(redis);
@@ -369,21 +411,44 @@ try {
     for (const key of leftovers.slice(0, 20)) log(`  leftover key: ${key}`);
     if (leftovers.length) {
       // A record holding only sign-in flows is the pre-sign-in session of a sign-in that never came back (it expires in 10 minutes).
-      const records = await Promise.all(leftovers.map((key) => redis.client.type(key).then((t) => (t === "string" ? redis.client.get(key) : null))));
+      const records = await Promise.all(
+        leftovers.map((key) => redis.client.type(key).then((t) => (t === "string" ? redis.client.get(key) : null))),
+      );
       const preSignIn = records.filter((r) => r && /"flows"/.test(r) && !/"user"/.test(r)).length;
-      log(`  of the leftovers: ${preSignIn} pre-sign-in records (sign-ins that failed), ${leftovers.length - preSignIn} other keys`);
+      log(
+        `  of the leftovers: ${preSignIn} pre-sign-in records (sign-ins that failed), ${leftovers.length - preSignIn} other keys`,
+      );
     }
-    figure("load.leftover_keys", leftovers.length, "", "keys under rro: left after everyone signed out (sessions, sid/sub indexes, locks…)", { op: "=", limit: 0 });
-    figure("load.jti_keys", kinds.get("jti")?.length ?? 0, "", "back-channel logout token ids remembered against replay (expected: one per provider logout)");
+    figure(
+      "load.leftover_keys",
+      leftovers.length,
+      "",
+      "keys under rro: left after everyone signed out (sessions, sid/sub indexes, locks…)",
+      { op: "=", limit: 0 },
+    );
+    figure(
+      "load.jti_keys",
+      kinds.get("jti")?.length ?? 0,
+      "",
+      "back-channel logout token ids remembered against replay (expected: one per provider logout)",
+    );
   }
 
   // ------------------------------------------------------------ b. two instances
   const survivors: User[] = [];
   {
-    log(`b. two instances: ${PAIR_USERS} users signed in on A, checked and signed out on B; then A is SIGKILLed while ${KILL_USERS} users browse through nginx`);
+    log(
+      `b. two instances: ${PAIR_USERS} users signed in on A, checked and signed out on B; then A is SIGKILLed while ${KILL_USERS} users browse through nginx`,
+    );
     /** Like Browser.navigate, but every request for the public URL goes straight to one instance. */
-    async function navigateVia(browser: Browser, instance: Instance, url: string, init: RequestInit & { form?: Record<string, string> } = {}): Promise<Page> {
-      const via = (u: string) => (u.startsWith(publicUrl) ? `http://localhost:${instance.port}${u.slice(publicUrl.length)}` : u);
+    async function navigateVia(
+      browser: Browser,
+      instance: Instance,
+      url: string,
+      init: RequestInit & { form?: Record<string, string> } = {},
+    ): Promise<Page> {
+      const via = (u: string) =>
+        u.startsWith(publicUrl) ? `http://localhost:${instance.port}${u.slice(publicUrl.length)}` : u;
       const hops: Hop[] = [];
       let current = via(url);
       let response = await browser.request(current, init);
@@ -396,7 +461,13 @@ try {
         current = via(new URL(location, current).href);
         response = await browser.request(current);
       }
-      return { url: current, status: response.status, html: await response.text(), hops, sentCookie: response.sentCookie };
+      return {
+        url: current,
+        status: response.status,
+        html: await response.text(),
+        hops,
+        sentCookie: response.sentCookie,
+      };
     }
 
     let validOnB = 0;
@@ -408,27 +479,62 @@ try {
         // Straight to an instance, the Host header is the instance's: a browser's Origin (the public URL) would fail
         // Remix's Host/Origin check, a pairing nginx provides. So these POSTs carry no Origin, as a non-browser
         // client's would (server/refuse-cross-site-writes.ts lets those through); everything else is as a browser does it.
-        const loginForm = await navigateVia(user.browser, a, `${publicUrl}/login?returnTo=%2Faccount`, { method: "POST" });
-        expect(isLoginForm(loginForm), `no login form for ${user.username} via A: ${loginForm.status} ${loginForm.url}`);
+        const loginForm = await navigateVia(user.browser, a, `${publicUrl}/login?returnTo=%2Faccount`, {
+          method: "POST",
+        });
+        expect(
+          isLoginForm(loginForm),
+          `no login form for ${user.username} via A: ${loginForm.status} ${loginForm.url}`,
+        );
         const action = formAction(loginForm.html, /<form[^>]*\/login"[^>]*>/)!;
-        const landed = await navigateVia(user.browser, a, new URL(action, loginForm.url).href, { method: "POST", form: { username: user.username, password: `${user.username}-password` } });
-        expect(landed.url === `${a.app.url}/account` && landed.html.includes(nameMarker(user)), `sign-in of ${user.username} via A ended at ${landed.status} ${landed.url}`);
-        expect(landed.hops.every((h) => !h.url.startsWith(publicUrl)), "a request of the sign-in via A went through nginx");
+        const landed = await navigateVia(user.browser, a, new URL(action, loginForm.url).href, {
+          method: "POST",
+          form: { username: user.username, password: `${user.username}-password` },
+        });
+        expect(
+          landed.url === `${a.app.url}/account` && landed.html.includes(nameMarker(user)),
+          `sign-in of ${user.username} via A ended at ${landed.status} ${landed.url}`,
+        );
+        expect(
+          landed.hops.every((h) => !h.url.startsWith(publicUrl)),
+          "a request of the sign-in via A went through nginx",
+        );
         if (await isSignedIn(user, b.app.url)) validOnB++;
         const logout = await user.browser.request(`${b.app.url}/logout`, { method: "POST", form: {} });
         expect(logout.status === 302, `logout of ${user.username} via B answered ${logout.status}`);
         const onA = await user.browser.request(`${a.app.url}/account`);
         if (onA.status === 302 && (onA.headers.get("Location") ?? "").startsWith("/login")) logoutSeenByA++;
-        const back = await confirmProviderLogout(user.browser, await user.browser.navigate(logout.headers.get("Location")!));
-        expect(back.html.includes('data-notice="provider"'), `provider logout of ${user.username} came back to ${back.status} ${back.url}`);
+        const back = await confirmProviderLogout(
+          user.browser,
+          await user.browser.navigate(logout.headers.get("Location")!),
+        );
+        expect(
+          back.html.includes('data-notice="provider"'),
+          `provider logout of ${user.username} came back to ${back.status} ${back.url}`,
+        );
       } catch (error) {
         pairErrors.push(`${user.username}: ${message(error)}`);
       }
     }
     for (const error of pairErrors) log(`  error: ${error}`);
-    figure("instances.pair_errors", pairErrors.length, "", "users whose sign-in on A or sign-out on B went wrong", { op: "=", limit: 0 });
-    figure("instances.valid_on_other", validOnB, `of ${PAIR_USERS}`, "sessions made on A (directly on its port) that B accepts", { op: "=", limit: PAIR_USERS });
-    figure("instances.logout_seen_by_other", logoutSeenByA, `of ${PAIR_USERS}`, "logouts on B that A sees at its next request (redirect to sign-in)", { op: "=", limit: PAIR_USERS });
+    figure("instances.pair_errors", pairErrors.length, "", "users whose sign-in on A or sign-out on B went wrong", {
+      op: "=",
+      limit: 0,
+    });
+    figure(
+      "instances.valid_on_other",
+      validOnB,
+      `of ${PAIR_USERS}`,
+      "sessions made on A (directly on its port) that B accepts",
+      { op: "=", limit: PAIR_USERS },
+    );
+    figure(
+      "instances.logout_seen_by_other",
+      logoutSeenByA,
+      `of ${PAIR_USERS}`,
+      "logouts on B that A sees at its next request (redirect to sign-in)",
+      { op: "=", limit: PAIR_USERS },
+    );
 
     const users = Array.from({ length: KILL_USERS }, (_, i) => newUser(100 + i));
     await Promise.all(users.map(signInThroughNginx));
@@ -443,9 +549,27 @@ try {
     const failed = after.filter((s) => !s.signedIn);
     log(`  during and after the kill: ${after.length} views; failures: ${describeFailures(failed)}`);
     const nginxLog = nginx.errorLog();
-    figure("kill_instance.requests", after.length, "", "page views answered from the kill of A until the end of the window");
-    figure("kill_instance.client_errors", failed.length, "", "of those, not a signed-in 200 (nginx retries idempotent requests on B; reported, not bounded)");
-    figure("kill_instance.latency_max_ms", percentile(after.map((s) => s.ended - s.started), 100), "ms", "slowest of those views");
+    figure(
+      "kill_instance.requests",
+      after.length,
+      "",
+      "page views answered from the kill of A until the end of the window",
+    );
+    figure(
+      "kill_instance.client_errors",
+      failed.length,
+      "",
+      "of those, not a signed-in 200 (nginx retries idempotent requests on B; reported, not bounded)",
+    );
+    figure(
+      "kill_instance.latency_max_ms",
+      percentile(
+        after.map((s) => s.ended - s.started),
+        100,
+      ),
+      "ms",
+      "slowest of those views",
+    );
     // What nginx saw of A's death, e.g. "connect() failed (111: Connection refused)", each followed by a retry on B.
     const nginxErrors = nginxLog.split("\n").filter((line) => line.includes("[error]"));
     const kinds = new Map<string, number>();
@@ -454,17 +578,30 @@ try {
       kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
     }
     for (const [kind, n] of kinds) log(`  nginx: ${kind} ×${n}`);
-    figure("kill_instance.nginx_upstream_errors", nginxErrors.length, "", "error lines in nginx's log about upstream A (the requests retried on B)");
+    figure(
+      "kill_instance.nginx_upstream_errors",
+      nginxErrors.length,
+      "",
+      "error lines in nginx's log about upstream A (the requests retried on B)",
+    );
     let valid = 0;
     for (const user of users) if (await isSignedIn(user, b.app.url)) valid++;
-    figure("kill_instance.sessions_lost", KILL_USERS - valid, `of ${KILL_USERS}`, "sessions no longer valid on B after A was killed", { op: "=", limit: 0 });
+    figure(
+      "kill_instance.sessions_lost",
+      KILL_USERS - valid,
+      `of ${KILL_USERS}`,
+      "sessions no longer valid on B after A was killed",
+      { op: "=", limit: 0 },
+    );
     survivors.push(...users);
     await startInstance("A", portA, a); // back for the next phases, on the same port
   }
 
   // ------------------------------------------------------------ c. Redis killed mid-load
   {
-    log(`c. Redis: ${OUTAGE_USERS} more users sign in and browse through nginx; redis-server SIGKILLed ${AOF_GAP_MS} ms after the last sign-in, down for ${OUTAGE_MS} ms, then restarted (same port, same append-only file)`);
+    log(
+      `c. Redis: ${OUTAGE_USERS} more users sign in and browse through nginx; redis-server SIGKILLed ${AOF_GAP_MS} ms after the last sign-in, down for ${OUTAGE_MS} ms, then restarted (same port, same append-only file)`,
+    );
     const users = Array.from({ length: OUTAGE_USERS }, (_, i) => newUser(200 + i));
     await Promise.all(users.map(signInThroughNginx));
     const lastSignIn = performance.now();
@@ -483,12 +620,26 @@ try {
     const latencies = during.map((s) => s.ended - s.started);
     log(`  during the outage: ${during.length} views; not the app's 503: ${describeFailures(wrong)}`);
     figure("redis_outage.requests", during.length, "", "page views sent while Redis was down");
-    figure("redis_outage.not_503", wrong.length, "", "of those, anything but the app's 503 page", { op: "=", limit: 0 });
+    figure("redis_outage.not_503", wrong.length, "", "of those, anything but the app's 503 page", {
+      op: "=",
+      limit: 0,
+    });
     figure("redis_outage.latency_p50_ms", percentile(latencies, 50), "ms", "time to the 503, median");
     figure("redis_outage.latency_p95_ms", percentile(latencies, 95), "ms", "time to the 503, 95th percentile");
     // A request that arrives while the app's Redis client is in a reconnection attempt waits for that attempt (at most 1 s, see withRedis in app/utils/redis.server.ts).
-    figure("redis_outage.answers_over_900ms", latencies.filter((ms) => ms >= 900).length, "", "503s that took 0.9 s or more");
-    figure("redis_outage.latency_max_ms", percentile(latencies, 100), "ms", "time to the 503, slowest (bounded wait: no offline queue, 2 s timeouts)", { op: "<=", limit: BOUNDS.outageAnswerMs });
+    figure(
+      "redis_outage.answers_over_900ms",
+      latencies.filter((ms) => ms >= 900).length,
+      "",
+      "503s that took 0.9 s or more",
+    );
+    figure(
+      "redis_outage.latency_max_ms",
+      percentile(latencies, 100),
+      "ms",
+      "time to the 503, slowest (bounded wait: no offline queue, 2 s timeouts)",
+      { op: "<=", limit: BOUNDS.outageAnswerMs },
+    );
 
     // Probes, straight to each instance and through nginx, with one user's session until each gives a signed-in 200.
     const probeUser = users[0]!;
@@ -512,28 +663,71 @@ try {
     const answering = performance.now();
     const recovered = await Promise.all(probes);
     const since = (t: number | undefined) => (t === undefined ? Infinity : Math.max(0, t - answering));
-    for (const r of recovered) log(`  ${r.name}: first signed-in 200 ${since(r.back).toFixed(0)} ms after Redis answered PING (${r.seen.length} probes)`);
-    figure("redis_outage.restart_to_ping_ms", answering - restartAt, "ms", "redis-server start until it answers PING (append-only file loaded)");
-    figure("redis_outage.recovery_ms", Math.max(since(recovered[0]!.back), since(recovered[1]!.back)), "ms", "Redis answering again → both instances serve a signed-in page (slower of the two)", { op: "<=", limit: BOUNDS.recoveryMs });
+    for (const r of recovered)
+      log(
+        `  ${r.name}: first signed-in 200 ${since(r.back).toFixed(0)} ms after Redis answered PING (${r.seen.length} probes)`,
+      );
+    figure(
+      "redis_outage.restart_to_ping_ms",
+      answering - restartAt,
+      "ms",
+      "redis-server start until it answers PING (append-only file loaded)",
+    );
+    figure(
+      "redis_outage.recovery_ms",
+      Math.max(since(recovered[0]!.back), since(recovered[1]!.back)),
+      "ms",
+      "Redis answering again → both instances serve a signed-in page (slower of the two)",
+      { op: "<=", limit: BOUNDS.recoveryMs },
+    );
     figure("redis_outage.recovery_nginx_ms", since(recovered[2]!.back), "ms", "the same through nginx");
     // No pile-up: nothing queued during the outage is replayed at reconnection. After the restart only the probes
     // read sessions, and each probe answered 200 is exactly one GETEX (one refused with LOADING is not a call).
     const getex = await commandCalls(redis, "getex");
     const probeReads = recovered.reduce((n, r) => n + r.seen.filter((s) => s.status === 200).length, 0);
-    log(`  GETEX calls on the restarted Redis: ${getex}, for ${probeReads} probe views answered 200; ${during.length} views had been refused during the outage`);
-    figure("redis_outage.replayed_commands", Math.max(0, getex - probeReads), "", "session reads run by the restarted Redis beyond the probes' own (commands queued during the outage)", { op: "=", limit: 0 });
-    figure("redis_outage.app_exits", unexpectedExits.length - exitsBefore + instances.filter((i) => i.app.process.exitCode !== null || i.app.process.signalCode !== null).length, "", "app processes that exited", { op: "=", limit: 0 });
+    log(
+      `  GETEX calls on the restarted Redis: ${getex}, for ${probeReads} probe views answered 200; ${during.length} views had been refused during the outage`,
+    );
+    figure(
+      "redis_outage.replayed_commands",
+      Math.max(0, getex - probeReads),
+      "",
+      "session reads run by the restarted Redis beyond the probes' own (commands queued during the outage)",
+      { op: "=", limit: 0 },
+    );
+    figure(
+      "redis_outage.app_exits",
+      unexpectedExits.length -
+        exitsBefore +
+        instances.filter((i) => i.app.process.exitCode !== null || i.app.process.signalCode !== null).length,
+      "",
+      "app processes that exited",
+      { op: "=", limit: 0 },
+    );
     const sessionsAfter = await sessionCount(redis);
     let valid = 0;
     for (const user of survivors) if (await isSignedIn(user, publicUrl)) valid++;
     figure("redis_outage.sessions_before_kill", sessionsBefore, "", "session records in Redis before the kill");
-    figure("redis_outage.sessions_after_restart", sessionsAfter, "", "session records after the restart (append-only file)");
-    figure("redis_outage.sessions_lost", survivors.length - valid, `of ${survivors.length}`, "sessions (phases b and c) no longer valid through nginx after the restart", { op: "=", limit: 0 });
+    figure(
+      "redis_outage.sessions_after_restart",
+      sessionsAfter,
+      "",
+      "session records after the restart (append-only file)",
+    );
+    figure(
+      "redis_outage.sessions_lost",
+      survivors.length - valid,
+      `of ${survivors.length}`,
+      "sessions (phases b and c) no longer valid through nginx after the restart",
+      { op: "=", limit: 0 },
+    );
   }
 
   // ------------------------------------------------------------ d. app restart
   {
-    log(`d. app restart: both instances SIGTERMed and started again on the same ports; ${survivors.length} sessions checked on each`);
+    log(
+      `d. app restart: both instances SIGTERMed and started again on the same ports; ${survivors.length} sessions checked on each`,
+    );
     const stoppedAt = performance.now();
     const codes = await Promise.all(
       instances.map(async (instance) => {
@@ -543,11 +737,24 @@ try {
       }),
     );
     await Promise.all(instances.map((instance) => startInstance(instance.name, instance.port, instance)));
-    figure("app_restart.unclean_exits", codes.filter((c) => c !== 0).length, "", "instances that did not exit 0 on SIGTERM", { op: "=", limit: 0 });
+    figure(
+      "app_restart.unclean_exits",
+      codes.filter((c) => c !== 0).length,
+      "",
+      "instances that did not exit 0 on SIGTERM",
+      { op: "=", limit: 0 },
+    );
     figure("app_restart.seconds", (performance.now() - stoppedAt) / 1000, "s", "SIGTERM to both listening again");
     let lost = 0;
-    for (const user of survivors) if (!(await isSignedIn(user, a.app.url)) || !(await isSignedIn(user, b.app.url))) lost++;
-    figure("app_restart.sessions_lost", lost, `of ${survivors.length}`, "sessions not valid on A or on B after the restart", { op: "=", limit: 0 });
+    for (const user of survivors)
+      if (!(await isSignedIn(user, a.app.url)) || !(await isSignedIn(user, b.app.url))) lost++;
+    figure(
+      "app_restart.sessions_lost",
+      lost,
+      `of ${survivors.length}`,
+      "sessions not valid on A or on B after the restart",
+      { op: "=", limit: 0 },
+    );
   }
 } catch (error) {
   failedToRun = error;
@@ -561,11 +768,19 @@ try {
   }
 }
 
-figure("app.unexpected_exits", unexpectedExits.length, "", "app processes that exited without being told to", { op: "=", limit: 0 });
+figure("app.unexpected_exits", unexpectedExits.length, "", "app processes that exited without being told to", {
+  op: "=",
+  limit: 0,
+});
 for (const exit of unexpectedExits) log(`  ${exit}`);
 const providerErrors = providerLog.filter((line) => /error|failed/i.test(line));
 for (const line of providerErrors.slice(0, 10)) log(`  provider: ${line}`);
-figure("provider.errors", providerErrors.length, "", "errors logged by the development provider (e.g. a failed back-channel call)");
+figure(
+  "provider.errors",
+  providerErrors.length,
+  "",
+  "errors logged by the development provider (e.g. a failed back-channel call)",
+);
 
 console.log(`\n${summary()}\n`);
 log(`total ${((performance.now() - started) / 1000).toFixed(1)} s`);
@@ -576,7 +791,8 @@ for (const app of children) {
     let text: string | undefined;
     try {
       const entry = JSON.parse(line) as { level?: number | string; msg?: string; err?: { message?: string } };
-      if (typeof entry.level === "number" ? entry.level >= 50 : entry.level === "error" || entry.level === "fatal") text = `${entry.msg ?? ""}${entry.err?.message ? `: ${entry.err.message}` : ""}`;
+      if (typeof entry.level === "number" ? entry.level >= 50 : entry.level === "error" || entry.level === "fatal")
+        text = `${entry.msg ?? ""}${entry.err?.message ? `: ${entry.err.message}` : ""}`;
     } catch {
       if (/error|unavailable|failed|\[sign-in\]/i.test(line)) text = line; // plain-text logging
     }
@@ -587,9 +803,15 @@ for (const [text, n] of [...appErrors].sort((x, y) => y[1] - x[1]).slice(0, 12))
 
 const outOfBounds = figures.filter((f) => !f.ok);
 if (failedToRun) {
-  log(`FAILED: a phase could not run: ${failedToRun instanceof Error ? (failedToRun.stack ?? failedToRun.message) : String(failedToRun)}`);
-  for (const instance of instances) log(`instance ${instance.name}, last output:\n${instance.app.output().split("\n").slice(-15).join("\n")}`);
+  log(
+    `FAILED: a phase could not run: ${failedToRun instanceof Error ? (failedToRun.stack ?? failedToRun.message) : String(failedToRun)}`,
+  );
+  for (const instance of instances)
+    log(`instance ${instance.name}, last output:\n${instance.app.output().split("\n").slice(-15).join("\n")}`);
 }
-if (outOfBounds.length) log(`FAILED: out of bounds: ${outOfBounds.map((f) => `${f.id} = ${f.value} (bound ${f.bound!.op} ${f.bound!.limit})`).join("; ")}`);
+if (outOfBounds.length)
+  log(
+    `FAILED: out of bounds: ${outOfBounds.map((f) => `${f.id} = ${f.value} (bound ${f.bound!.op} ${f.bound!.limit})`).join("; ")}`,
+  );
 if (!failedToRun && !outOfBounds.length) log("every figure within its bounds");
 process.exit(failedToRun || outOfBounds.length ? 1 : 0);

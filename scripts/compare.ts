@@ -96,7 +96,12 @@ async function callbackUrl(browser: Browser, design: Design, username: string): 
 
 /** The cookie the cookie design needs for this session data: exactly what createCookieSessionStorage serializes, without its 4096 check. */
 async function neededCookieHeader(data: unknown): Promise<string> {
-  const cookie = createCookie(SESSION_COOKIE, { secrets: [SESSION_SECRET], httpOnly: true, sameSite: "lax", path: "/" });
+  const cookie = createCookie(SESSION_COOKIE, {
+    secrets: [SESSION_SECRET],
+    httpOnly: true,
+    sameSite: "lax",
+    path: "/",
+  });
   return (await cookie.serialize(data)).split(";")[0]!;
 }
 
@@ -129,7 +134,9 @@ cleanups.push(() => chromium.close());
 // A loopback page that sets a given Set-Cookie, to see what Chromium keeps of a cookie the app could not even send.
 const probePort = await freePort();
 let probeSetCookie = "";
-const probe = http.createServer((_req, res) => res.writeHead(200, { "Set-Cookie": probeSetCookie, "Content-Type": "text/html" }).end("ok"));
+const probe = http.createServer((_req, res) =>
+  res.writeHead(200, { "Set-Cookie": probeSetCookie, "Content-Type": "text/html" }).end("ok"),
+);
 await new Promise<void>((resolve) => probe.listen(probePort, "127.0.0.1", resolve));
 cleanups.push(() => new Promise((resolve) => probe.close(() => resolve())));
 
@@ -144,7 +151,10 @@ for (const groups of SIZES) {
     const browser = new Browser();
     const callback = await browser.request(await callbackUrl(browser, design, username));
     const setCookie = callback.headers.getSetCookie().find((c) => c.startsWith(`${SESSION_COOKIE}=`));
-    const signinError = callback.status >= 400 ? ((await callback.text()).match(/data-code="([^"]+)"/)?.[1] ?? `HTTP ${callback.status}`) : null;
+    const signinError =
+      callback.status >= 400
+        ? ((await callback.text()).match(/data-code="([^"]+)"/)?.[1] ?? `HTTP ${callback.status}`)
+        : null;
     const cookieHeader = browser.cookieHeader(appUrl(design));
     if (design === "redis") {
       const record = JSON.parse((await redis.client.get(sessionKey(browser.cookie(appUrl(design), SESSION_COOKIE)!)))!);
@@ -170,7 +180,9 @@ for (const groups of SIZES) {
     probeSetCookie = `${needed}; Path=/; HttpOnly; SameSite=Lax`;
     await page.goto(`http://127.0.0.1:${probePort}/`);
     const neededValue = needed.slice(SESSION_COOKIE.length + 1);
-    const neededKept = (await context.cookies(`http://127.0.0.1:${probePort}`)).some((c) => c.name === SESSION_COOKIE && c.value === neededValue);
+    const neededKept = (await context.cookies(`http://127.0.0.1:${probePort}`)).some(
+      (c) => c.name === SESSION_COOKIE && c.value === neededValue,
+    );
     await context.close();
 
     // nginx: the sign-in's answer (Set-Cookie) and a request carrying the session cookie.
@@ -189,7 +201,11 @@ for (const groups of SIZES) {
       cookie_header_bytes: bytes(cookieHeader),
       needed_cookie_header_bytes: bytes(needed),
       account_status_direct: accountDirect,
-      chromium: { kept_cookie_bytes: kept ? bytes(`${kept.name}=${kept.value}`) : null, signed_in: signedIn, needed_cookie_kept: neededKept },
+      chromium: {
+        kept_cookie_bytes: kept ? bytes(`${kept.name}=${kept.value}`) : null,
+        signed_in: signedIn,
+        needed_cookie_kept: neededKept,
+      },
       nginx_default: await throughNginx("default"),
       nginx_workaround: await throughNginx("seed-post-workaround"),
     };
@@ -221,8 +237,19 @@ const loadCases = [
   { name: "redis", url: `${appUrl("redis")}/`, cookie: await cookieFor("redis", THROUGHPUT_GROUPS) },
 ];
 async function load(url: string, cookie: string | undefined, seconds: number) {
-  const result = await autocannon({ url, connections: CONNECTIONS, duration: seconds, headers: cookie ? { cookie } : {} });
-  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, non2xx: result.non2xx, errors: result.errors };
+  const result = await autocannon({
+    url,
+    connections: CONNECTIONS,
+    duration: seconds,
+    headers: cookie ? { cookie } : {},
+  });
+  return {
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    non2xx: result.non2xx,
+    errors: result.errors,
+  };
 }
 // V8 keeps optimizing for the first seconds under load: warm every case up first.
 for (const c of loadCases) await load(c.url, c.cookie, WARMUP_SECONDS);
@@ -237,7 +264,9 @@ for (let round = 0; round < ROUNDS; round++) {
 /** The median of the rounds (the middle one of three): one noisy run does not move it. */
 const median = (values: number[]) => {
   const sorted = [...values].sort((a, b) => a - b);
-  return sorted.length % 2 ? sorted[(sorted.length - 1) / 2]! : (sorted[sorted.length / 2 - 1]! + sorted[sorted.length / 2]!) / 2;
+  return sorted.length % 2
+    ? sorted[(sorted.length - 1) / 2]!
+    : (sorted[sorted.length / 2 - 1]! + sorted[sorted.length / 2]!) / 2;
 };
 const summary = Object.fromEntries(
   Object.entries(runs).map(([name, r]) => [
@@ -250,7 +279,10 @@ const summary = Object.fromEntries(
       errors: r.reduce((a, x) => a + x.errors, 0),
     },
   ]),
-) as Record<"ceiling" | "cookie" | "redis", { requests_per_s: number; latency_p50_ms: number; latency_p99_ms: number; non_2xx: number; errors: number }>;
+) as Record<
+  "ceiling" | "cookie" | "redis",
+  { requests_per_s: number; latency_p50_ms: number; latency_p99_ms: number; non_2xx: number; errors: number }
+>;
 const ratio = (a: number, b: number) => Math.round((a / b) * 1000) / 1000;
 
 // ---------- report ----------
@@ -259,11 +291,19 @@ const version = (cmd: string, args: string[]) => {
   const run = spawnSync(cmd, args, { encoding: "utf8" });
   return `${run.stdout ?? ""}${run.stderr ?? ""}`.trim().split("\n")[0] ?? "unknown";
 };
-const pkg = (name: string) => JSON.parse(execFileSync("node", ["-p", `JSON.stringify(require("${name}/package.json").version)`], { encoding: "utf8" }));
+const pkg = (name: string) =>
+  JSON.parse(
+    execFileSync("node", ["-p", `JSON.stringify(require("${name}/package.json").version)`], { encoding: "utf8" }),
+  );
 const report = {
   generated_at: new Date().toISOString(),
   quick: QUICK,
-  machine: { cpu: os.cpus()[0]?.model, cores: os.cpus().length, memory_gib: Math.round(os.totalmem() / 2 ** 30), platform: `${os.type()} ${os.release()}` },
+  machine: {
+    cpu: os.cpus()[0]?.model,
+    cores: os.cpus().length,
+    memory_gib: Math.round(os.totalmem() / 2 ** 30),
+    platform: `${os.type()} ${os.release()}`,
+  },
   versions: {
     node: process.version,
     redis: version("redis-server", ["--version"]),
@@ -275,7 +315,15 @@ const report = {
     "oidc-provider": pkg("oidc-provider"),
     autocannon: pkg("autocannon"),
   },
-  settings: { sizes: SIZES, throughput_groups: THROUGHPUT_GROUPS, connections: CONNECTIONS, warmup_seconds: WARMUP_SECONDS, load_seconds: LOAD_SECONDS, rounds: ROUNDS, page: "GET / (reads the session, renders the signed-in home page)" },
+  settings: {
+    sizes: SIZES,
+    throughput_groups: THROUGHPUT_GROUPS,
+    connections: CONNECTIONS,
+    warmup_seconds: WARMUP_SECONDS,
+    load_seconds: LOAD_SECONDS,
+    rounds: ROUNDS,
+    page: "GET / (reads the session, renders the signed-in home page)",
+  },
   sizes: sweep,
   revocation,
   throughput: {
@@ -297,7 +345,9 @@ writeFileSync(path.join(OUT, "compare-report.json"), `${JSON.stringify(report, n
 writeFileSync(path.join(OUT, "compare-chart.svg"), chart(sweep));
 writeFileSync(path.join(OUT, "compare-report.md"), markdown(report));
 log(`wrote ${path.relative(process.cwd(), OUT)}/compare-report.md, compare-report.json, compare-chart.svg`);
-log(`throughput at ${THROUGHPUT_GROUPS} groups: Redis/cookie ${report.throughput.ratio_redis_vs_cookie}, Redis/ceiling ${report.throughput.ratio_redis_vs_ceiling}`);
+log(
+  `throughput at ${THROUGHPUT_GROUPS} groups: Redis/cookie ${report.throughput.ratio_redis_vs_cookie}, Redis/ceiling ${report.throughput.ratio_redis_vs_ceiling}`,
+);
 process.exit(0);
 
 // ---------- rendering ----------
@@ -319,10 +369,14 @@ function markdown(r: typeof report): string {
     )
     .join("\n");
   const proxyRows = r.sizes
-    .map((s) => `| ${s.groups} | ${cell(s.cookie, "nginx_default")} | ${cell(s.cookie, "nginx_workaround")} | ${s.cookie.account_status_direct} | ${cell(s.redis, "nginx_default")} | ${cell(s.redis, "nginx_workaround")} | ${s.redis.account_status_direct} |`)
+    .map(
+      (s) =>
+        `| ${s.groups} | ${cell(s.cookie, "nginx_default")} | ${cell(s.cookie, "nginx_workaround")} | ${s.cookie.account_status_direct} | ${cell(s.redis, "nginx_default")} | ${cell(s.redis, "nginx_workaround")} | ${s.redis.account_status_direct} |`,
+    )
     .join("\n");
   const t = r.throughput;
-  const lat = (x: { latency_p50_ms: number; latency_p99_ms: number }) => `${x.latency_p50_ms.toFixed(1)} / ${x.latency_p99_ms.toFixed(1)}`;
+  const lat = (x: { latency_p50_ms: number; latency_p99_ms: number }) =>
+    `${x.latency_p50_ms.toFixed(1)} / ${x.latency_p99_ms.toFixed(1)}`;
   return `# Cookie design vs Redis design — measured
 
 Generated by \`npm run compare\` on ${r.generated_at}${r.quick ? " (quick mode: fewer sizes, short load runs)" : ""}. Rerun it to measure your own machine.
@@ -413,7 +467,10 @@ function chart(rows: typeof sweep): string {
   const line = (v: number, label: string) =>
     `<line x1="${left}" x2="${plotRight}" y1="${y(v)}" y2="${y(v)}" stroke="#555" stroke-dasharray="4 3"/><text x="${plotRight + 6}" y="${y(v) + 4}" font-size="11" fill="#555">${label}</text>`;
   const ticks = [128, 512, 2048, 8192, 32768]
-    .map((v) => `<text x="${left - 6}" y="${y(v) + 4}" font-size="10" text-anchor="end">${v >= 1024 ? `${v / 1024} KB` : `${v} B`}</text>`)
+    .map(
+      (v) =>
+        `<text x="${left - 6}" y="${y(v) + 4}" font-size="10" text-anchor="end">${v >= 1024 ? `${v / 1024} KB` : `${v} B`}</text>`,
+    )
     .join("");
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif">
 <rect width="100%" height="100%" fill="#fff"/>

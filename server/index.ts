@@ -27,19 +27,22 @@ const stops: Array<() => Promise<void>> = [];
 async function remixBuild(env: Env, app: express.Express, server: http.Server) {
   if (env.isProduction) {
     const buildPath = path.resolve("build/server/index.js");
-    if (!existsSync(buildPath)) throw new Error("No production build found at build/server/index.js: run `npm run build` first.");
+    if (!existsSync(buildPath))
+      throw new Error("No production build found at build/server/index.js: run `npm run build` first.");
     app.use("/assets", express.static("build/client/assets", { immutable: true, maxAge: "1y" }));
     app.use(express.static("build/client", { maxAge: "1h" }));
     return (await import(buildPath)) as ServerBuild;
   }
-  const vite = await import("vite").then((v) => v.createServer({ server: { middlewareMode: true, hmr: { server } }, appType: "custom" }));
+  const vite = await import("vite").then((v) =>
+    v.createServer({ server: { middlewareMode: true, hmr: { server } }, appType: "custom" }),
+  );
   stops.push(() => vite.close());
   app.use(vite.middlewares);
   return () => vite.ssrLoadModule("virtual:remix/server-build") as Promise<ServerBuild>;
 }
 
 async function main() {
-  const env = loadConfiguration();
+  const env = await loadConfiguration();
   if (!env.isProduction) stops.push(await startDevServices(env));
   await checkDependencies(env);
 

@@ -7,7 +7,7 @@
  */
 import { existsSync } from "node:fs";
 import { EnvError, getEnv, type Env } from "../app/platform/env.server.ts";
-import { logger } from "../app/platform/logger.server.ts";
+import { logger, printReadableLogs } from "../app/platform/logger.server.ts";
 import { checkRedisAtStartup } from "../app/platform/redis.server.ts";
 import { fetchDiscoveryCheck } from "../app/oidc/provider.server.ts";
 
@@ -23,13 +23,17 @@ export function reportStartupFailure(message: string, fields: object = {}) {
   process.stderr.write(`${message}\n`);
 }
 
-/** Loads ENV_FILE (default .env; variables already set win) and validates the configuration, or exits 1 saying what to set. */
-export function loadConfiguration(): Env {
+/**
+ * Loads ENV_FILE (default .env; variables already set win) and validates the
+ * configuration, or exits 1 saying what to set. Development logs become readable.
+ */
+export async function loadConfiguration(): Promise<Env> {
   const file = process.env.ENV_FILE ?? ".env";
   if (file && existsSync(file)) process.loadEnvFile(file);
   try {
     const env = getEnv();
     logger.level = env.logLevel;
+    if (!env.isProduction) await printReadableLogs();
     return env;
   } catch (error) {
     if (!(error instanceof EnvError)) throw error;
@@ -45,10 +49,14 @@ export async function checkDependencies(env: Env) {
     if (redis.problem) throw new Error(redis.problem);
     if (redis.warning) logger.warn(`[server] ${redis.warning}`);
   } else {
-    log("SESSION_STORE=cookie: sessions live in the cookie, tokens included (the design this project replaces; for comparison)");
+    log(
+      "SESSION_STORE=cookie: sessions live in the cookie, tokens included (the design this project replaces; for comparison)",
+    );
   }
   if (env.sessionSecretGenerated) {
-    log("SESSION_SECRET is not set: using a random one, so sessions end when the server restarts (npm run setup writes one to .env)");
+    log(
+      "SESSION_SECRET is not set: using a random one, so sessions end when the server restarts (npm run setup writes one to .env)",
+    );
   }
 }
 

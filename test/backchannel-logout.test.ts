@@ -43,7 +43,15 @@ function logoutToken(
   options: { key?: KeyObject; typ?: string | null; omit?: string[] } = {},
 ): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
-  const payload: Record<string, unknown> = { iss: stack.provider.issuer, aud: CLIENT_ID, iat: now, exp: now + 120, jti: randomUUID(), events: { [EVENT]: {} }, ...claims };
+  const payload: Record<string, unknown> = {
+    iss: stack.provider.issuer,
+    aud: CLIENT_ID,
+    iat: now,
+    exp: now + 120,
+    jti: randomUUID(),
+    events: { [EVENT]: {} },
+    ...claims,
+  };
   for (const name of options.omit ?? []) delete payload[name];
   const header = { alg: "RS256", kid: KID, ...(options.typ === null ? {} : { typ: options.typ ?? "logout+jwt" }) };
   return new SignJWT(payload).setProtectedHeader(header).sign(options.key ?? providerKey);
@@ -110,12 +118,25 @@ describe("valid logout tokens", () => {
 describe("refused logout tokens destroy nothing", () => {
   const cases: Array<[string, (s: { sid: string; sub: string }) => Promise<string>, RegExp]> = [
     ["forged (another key, same kid)", (s) => logoutToken({ sid: s.sid }, { key: attackerKey }), /signature/],
-    ["expired", (s) => logoutToken({ sid: s.sid, iat: Math.floor(Date.now() / 1000) - 600, exp: Math.floor(Date.now() / 1000) - 300 }), /exp/],
-    ["issued too long ago (no exp)", (s) => logoutToken({ sid: s.sid, iat: Math.floor(Date.now() / 1000) - 3600 }, { omit: ["exp"] }), /iat|age/],
+    [
+      "expired",
+      (s) =>
+        logoutToken({ sid: s.sid, iat: Math.floor(Date.now() / 1000) - 600, exp: Math.floor(Date.now() / 1000) - 300 }),
+      /exp/,
+    ],
+    [
+      "issued too long ago (no exp)",
+      (s) => logoutToken({ sid: s.sid, iat: Math.floor(Date.now() / 1000) - 3600 }, { omit: ["exp"] }),
+      /iat|age/,
+    ],
     ["for another audience", (s) => logoutToken({ sid: s.sid, aud: "someone-else" }), /aud/],
     ["from another issuer", (s) => logoutToken({ sid: s.sid, iss: "https://evil.example" }), /iss/],
     ["with a nonce", (s) => logoutToken({ sid: s.sid, nonce: "n" }), /nonce/],
-    ["without the back-channel event", (s) => logoutToken({ sid: s.sid, events: { "http://example.com/other": {} } }), /events/],
+    [
+      "without the back-channel event",
+      (s) => logoutToken({ sid: s.sid, events: { "http://example.com/other": {} } }),
+      /events/,
+    ],
     ["without events", (s) => logoutToken({ sid: s.sid }, { omit: ["events"] }), /events/],
     ["without sid and sub", () => logoutToken({}, { omit: ["sub"] }), /sid, sub/],
     ["with a typ of another kind of token", (s) => logoutToken({ sid: s.sid }, { typ: "at+jwt" }), /typ/],
@@ -144,7 +165,14 @@ describe("refused logout tokens destroy nothing", () => {
 
   it("a token signed with a key id the provider does not publish (yet) is a retryable 503", async () => {
     const session = await signedIn();
-    const token = await new SignJWT({ iss: stack.provider.issuer, aud: CLIENT_ID, iat: Math.floor(Date.now() / 1000), jti: randomUUID(), events: { [EVENT]: {} }, sid: session.sid })
+    const token = await new SignJWT({
+      iss: stack.provider.issuer,
+      aud: CLIENT_ID,
+      iat: Math.floor(Date.now() / 1000),
+      jti: randomUUID(),
+      events: { [EVENT]: {} },
+      sid: session.sid,
+    })
       .setProtectedHeader({ alg: "RS256", kid: "a-rotated-key", typ: "logout+jwt" })
       .sign(attackerKey);
     const result = await post(token);

@@ -18,55 +18,61 @@ function parseSummary(stdout: string) {
   return rows;
 }
 
-it("chaos (quick): no errors under load, nothing left in Redis, sessions survive instance, Redis and app restarts", { timeout: 120_000 }, () => {
-  const result = spawnSync(process.execPath, ["--import", "tsx", "scripts/chaos.ts"], {
-    cwd: path.resolve(import.meta.dirname, ".."),
-    env: { ...process.env, CHAOS_QUICK: "1", CHAOS_USERS: "40" },
-    encoding: "utf8",
-    timeout: 110_000,
-  });
-  const output = `${result.stdout}\n${result.stderr}`;
-  expect(result.status, output).toBe(0);
-  const figures = parseSummary(result.stdout);
-  const value = (id: string) => {
-    expect(figures.has(id), `figure ${id} missing from:\n${output}`).toBe(true);
-    return figures.get(id)!.value;
-  };
+it(
+  "chaos (quick): no errors under load, nothing left in Redis, sessions survive instance, Redis and app restarts",
+  { timeout: 120_000 },
+  () => {
+    const result = spawnSync(process.execPath, ["--import", "tsx", "scripts/chaos.ts"], {
+      cwd: path.resolve(import.meta.dirname, ".."),
+      env: { ...process.env, CHAOS_QUICK: "1", CHAOS_USERS: "40" },
+      encoding: "utf8",
+      timeout: 110_000,
+    });
+    const output = `${result.stdout}\n${result.stderr}`;
+    expect(result.status, output).toBe(0);
+    const figures = parseSummary(result.stdout);
+    const value = (id: string) => {
+      expect(figures.has(id), `figure ${id} missing from:\n${output}`).toBe(true);
+      return figures.get(id)!.value;
+    };
 
-  // a. load: every journey completed; only the remembered back-channel jti keys are left.
-  expect(value("load.users")).toBe(40);
-  expect(value("load.errors")).toBe(0);
-  expect(value("load.leftover_keys")).toBe(0);
-  expect(value("load.jti_keys")).toBeLessThanOrEqual(40);
-  expect(value("load.requests")).toBeGreaterThan(40 * 10);
-  expect(value("load.requests_per_s")).toBeGreaterThan(0);
-  expect(value("load.latency_p50_ms")).toBeLessThanOrEqual(value("load.latency_max_ms"));
+    // a. load: every journey completed; only the remembered back-channel jti keys are left.
+    expect(value("load.users")).toBe(40);
+    expect(value("load.errors")).toBe(0);
+    expect(value("load.leftover_keys")).toBe(0);
+    expect(value("load.jti_keys")).toBeLessThanOrEqual(40);
+    expect(value("load.requests")).toBeGreaterThan(40 * 10);
+    expect(value("load.requests_per_s")).toBeGreaterThan(0);
+    expect(value("load.latency_p50_ms")).toBeLessThanOrEqual(value("load.latency_max_ms"));
 
-  // b. two instances behind nginx.
-  expect(value("instances.pair_errors")).toBe(0);
-  expect(value("instances.valid_on_other")).toBe(3);
-  expect(value("instances.logout_seen_by_other")).toBe(3);
-  expect(value("kill_instance.requests")).toBeGreaterThan(0);
-  expect(value("kill_instance.sessions_lost")).toBe(0);
+    // b. two instances behind nginx.
+    expect(value("instances.pair_errors")).toBe(0);
+    expect(value("instances.valid_on_other")).toBe(3);
+    expect(value("instances.logout_seen_by_other")).toBe(3);
+    expect(value("kill_instance.requests")).toBeGreaterThan(0);
+    expect(value("kill_instance.sessions_lost")).toBe(0);
 
-  // c. Redis killed mid-load: quick 503s only, back within 2 s, nothing lost, nothing replayed.
-  expect(value("redis_outage.requests")).toBeGreaterThan(0);
-  expect(value("redis_outage.not_503")).toBe(0);
-  expect(value("redis_outage.latency_max_ms")).toBeLessThanOrEqual(3000);
-  expect(value("redis_outage.recovery_ms")).toBeLessThanOrEqual(2000);
-  expect(value("redis_outage.replayed_commands")).toBe(0);
-  expect(value("redis_outage.app_exits")).toBe(0);
-  expect(value("redis_outage.sessions_lost")).toBe(0);
-  expect(value("redis_outage.sessions_after_restart")).toBeGreaterThanOrEqual(value("redis_outage.sessions_before_kill"));
+    // c. Redis killed mid-load: quick 503s only, back within 2 s, nothing lost, nothing replayed.
+    expect(value("redis_outage.requests")).toBeGreaterThan(0);
+    expect(value("redis_outage.not_503")).toBe(0);
+    expect(value("redis_outage.latency_max_ms")).toBeLessThanOrEqual(3000);
+    expect(value("redis_outage.recovery_ms")).toBeLessThanOrEqual(2000);
+    expect(value("redis_outage.replayed_commands")).toBe(0);
+    expect(value("redis_outage.app_exits")).toBe(0);
+    expect(value("redis_outage.sessions_lost")).toBe(0);
+    expect(value("redis_outage.sessions_after_restart")).toBeGreaterThanOrEqual(
+      value("redis_outage.sessions_before_kill"),
+    );
 
-  // d. app restart.
-  expect(value("app_restart.unclean_exits")).toBe(0);
-  expect(value("app_restart.sessions_lost")).toBe(0);
-  expect(value("app.unexpected_exits")).toBe(0);
+    // d. app restart.
+    expect(value("app_restart.unclean_exits")).toBe(0);
+    expect(value("app_restart.sessions_lost")).toBe(0);
+    expect(value("app.unexpected_exits")).toBe(0);
 
-  // Every bounded figure carries the script's own verdict, and none failed.
-  const bounded = [...figures].filter(([, f]) => f.bound !== "—");
-  expect(bounded.length).toBeGreaterThanOrEqual(14);
-  expect(bounded.filter(([, f]) => f.verdict !== "ok").map(([id]) => id)).toEqual([]);
-  expect(result.stdout).toContain("every figure within its bounds");
-});
+    // Every bounded figure carries the script's own verdict, and none failed.
+    const bounded = [...figures].filter(([, f]) => f.bound !== "—");
+    expect(bounded.length).toBeGreaterThanOrEqual(14);
+    expect(bounded.filter(([, f]) => f.verdict !== "ok").map(([id]) => id)).toEqual([]);
+    expect(result.stdout).toContain("every figure within its bounds");
+  },
+);

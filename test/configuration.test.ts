@@ -17,7 +17,9 @@ describe("start-up", () => {
   });
 
   it("refuses an http issuer that is not on loopback", async () => {
-    await expect(startApp({ REDIS_URL: "redis://127.0.0.1:1", OIDC_ISSUER: "http://idp.example.com" })).rejects.toThrow(/must be https/);
+    await expect(startApp({ REDIS_URL: "redis://127.0.0.1:1", OIDC_ISSUER: "http://idp.example.com" })).rejects.toThrow(
+      /must be https/,
+    );
   });
 });
 
@@ -25,12 +27,20 @@ describe("https app URL", () => {
   it("names the cookie __Host-, marks it Secure, and keeps it under 200 bytes", async () => {
     const stack = await startStack();
     stacks.push(stack);
-    const https = await startApp({ REDIS_URL: stack.redis.url, OIDC_ISSUER: stack.provider.issuer, APP_URL: "https://localhost:8443" });
+    const https = await startApp({
+      REDIS_URL: stack.redis.url,
+      OIDC_ISSUER: stack.provider.issuer,
+      APP_URL: "https://localhost:8443",
+    });
     try {
       const response = await fetch(`${https.url}/login?returnTo=%2Faccount`, {
         method: "POST",
         // As a TLS-terminating proxy in front of the app would send them.
-        headers: { Origin: "https://localhost:8443", "X-Forwarded-Host": "localhost:8443", "X-Forwarded-Proto": "https" },
+        headers: {
+          Origin: "https://localhost:8443",
+          "X-Forwarded-Host": "localhost:8443",
+          "X-Forwarded-Proto": "https",
+        },
         redirect: "manual",
       });
       expect(response.status).toBe(302);

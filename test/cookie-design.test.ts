@@ -5,7 +5,15 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Browser } from "./support/browser.ts";
-import { confirmProviderLogout, postLogout, SESSION_COOKIE, setCookieFor, signIn, startSignIn, submitLogin } from "./support/flows.ts";
+import {
+  confirmProviderLogout,
+  postLogout,
+  SESSION_COOKIE,
+  setCookieFor,
+  signIn,
+  startSignIn,
+  submitLogin,
+} from "./support/flows.ts";
 import { sessionKeys } from "./support/redis-keys.ts";
 import { CLIENT_ID, startStack, type Stack } from "./support/stack.ts";
 
@@ -23,9 +31,17 @@ describe("SESSION_STORE=cookie", () => {
     const { landed } = await signIn(browser, stack.app.url);
     expect(landed.url).toBe(`${stack.app.url}/account`);
     expect(landed.html).toContain("Alice Example");
-    const setCookie = setCookieFor(landed.hops.find((h) => h.url.includes("/auth/callback"))!.setCookies, SESSION_COOKIE)!;
+    const setCookie = setCookieFor(
+      landed.hops.find((h) => h.url.includes("/auth/callback"))!.setCookies,
+      SESSION_COOKIE,
+    )!;
     expect(Buffer.byteLength(setCookie)).toBeGreaterThan(1000);
-    const payload = JSON.parse(Buffer.from(decodeURIComponent(browser.cookie(stack.app.url, SESSION_COOKIE)!).split(".")[0]!, "base64").toString());
+    const payload = JSON.parse(
+      Buffer.from(
+        decodeURIComponent(browser.cookie(stack.app.url, SESSION_COOKIE)!).split(".")[0]!,
+        "base64",
+      ).toString(),
+    );
     expect(payload.idToken.split(".")).toHaveLength(3);
     expect(payload.refreshToken).toBeTruthy();
     expect(await sessionKeys(stack.redis.client)).toEqual([]);
@@ -50,7 +66,12 @@ describe("SESSION_STORE=cookie", () => {
 
   it("reports a session too large for a cookie as a clear error page, not a crash", async () => {
     const browser = new Browser();
-    const page = await submitLogin(browser, await startSignIn(browser, stack.app.url), "groups-50", "groups-50-password");
+    const page = await submitLogin(
+      browser,
+      await startSignIn(browser, stack.app.url),
+      "groups-50",
+      "groups-50-password",
+    );
     expect(page.status).toBe(500);
     expect(page.html).toContain('data-code="session_too_large"');
     expect(page.html).toMatch(/does not fit in a cookie: browsers keep at most 4096 bytes/);

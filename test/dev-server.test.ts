@@ -43,6 +43,12 @@ it("brings up Redis, the development provider and the app from nothing", async (
   if (!localPortBusy) expect(output).toContain("Redis started from redis/redis.conf on redis://127.0.0.1:6380");
   expect(output).toContain(`development OpenID provider at http://127.0.0.1:${providerPort}`);
   expect(output).toContain("SESSION_SECRET is not set");
+  // A calm start: no deprecation warning (Remix's future flags are all on), and lines a person can read.
+  if (process.env.DEBUG_DEV_SERVER) console.log(output);
+  expect(output).not.toMatch(/deprecat|single fetch|future flag/i);
+  const listening = output.split("\n").find((line) => line.includes("app listening"))!;
+  expect(listening).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] INFO.*\[server\] app listening/);
+  expect(() => JSON.parse(listening)).toThrow();
 
   const discovery = await (await fetch(`http://127.0.0.1:${providerPort}/.well-known/openid-configuration`)).json();
   expect(discovery.end_session_endpoint).toBe(`http://127.0.0.1:${providerPort}/session/end`);

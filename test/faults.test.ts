@@ -8,7 +8,15 @@ import { Browser } from "./support/browser.ts";
 import { postLogout, SESSION_COOKIE, signIn } from "./support/flows.ts";
 import { freePort } from "./support/ports.ts";
 import { sessionKey } from "./support/redis-keys.ts";
-import { CLIENT_ID, CLIENT_SECRET, startApp, startStack, startTestRedis, type App, type TestRedis } from "./support/stack.ts";
+import {
+  CLIENT_ID,
+  CLIENT_SECRET,
+  startApp,
+  startStack,
+  startTestRedis,
+  type App,
+  type TestRedis,
+} from "./support/stack.ts";
 
 const cleanups: Array<() => Promise<void>> = [];
 afterAll(async () => {
@@ -76,13 +84,21 @@ describe("provider unreachable", () => {
     expect(await until(async () => app.output().includes("could not be fetched"), 5000)).toBe(true);
 
     const browser = new Browser();
-    const page = await browser.navigate(`${app.url}/login?returnTo=%2Faccount`, { method: "POST", headers: { Origin: app.url } });
+    const page = await browser.navigate(`${app.url}/login?returnTo=%2Faccount`, {
+      method: "POST",
+      headers: { Origin: app.url },
+    });
     expect(page.status).toBe(503);
     expect(page.html).toContain("The sign-in provider cannot be reached right now");
 
     provider = await startDevProvider({
       port: providerPort,
-      client: { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUris: [`${app.url}/auth/callback`], postLogoutRedirectUris: [`${app.url}/`] },
+      client: {
+        clientId: CLIENT_ID,
+        clientSecret: CLIENT_SECRET,
+        redirectUris: [`${app.url}/auth/callback`],
+        postLogoutRedirectUris: [`${app.url}/`],
+      },
       log: () => {},
     });
     cleanups.push(() => provider!.close());

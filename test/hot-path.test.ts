@@ -30,7 +30,10 @@ it.each([0, 10, 50, 150, 400])("keeps Set-Cookie and Cookie under 200 bytes with
   const browser = new Browser();
   const { landed } = await signIn(browser, stack.app.url, `groups-${groups}`);
   expect(landed.html).toMatch(new RegExp(`data-testid="group-count">${groups}<`));
-  const setCookie = setCookieFor(landed.hops.find((h) => h.url.includes("/auth/callback"))!.setCookies, SESSION_COOKIE)!;
+  const setCookie = setCookieFor(
+    landed.hops.find((h) => h.url.includes("/auth/callback"))!.setCookies,
+    SESSION_COOKIE,
+  )!;
   expect(Buffer.byteLength(`Set-Cookie: ${setCookie}`)).toBeLessThan(200);
   expect(Buffer.byteLength(`Cookie: ${landed.sentCookie}`)).toBeLessThan(200);
 });
@@ -55,5 +58,14 @@ it("a change to the session is what writes: sign-in is one read, one delete, one
   // Callback: GETEX (flow); one MULTI deleting the pre-sign-in record (DEL; it has no index entries);
   // one MULTI creating the session (SET NX) and adding it to its sub and sid indexes (ZADD, prune,
   // EXPIRE each); then GETEX for /account.
-  expect(await commandCalls()).toEqual({ getex: 2, multi: 2, del: 1, exec: 2, set: 1, zadd: 2, zremrangebyscore: 2, expire: 2 });
+  expect(await commandCalls()).toEqual({
+    getex: 2,
+    multi: 2,
+    del: 1,
+    exec: 2,
+    set: 1,
+    zadd: 2,
+    zremrangebyscore: 2,
+    expire: 2,
+  });
 });

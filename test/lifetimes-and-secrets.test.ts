@@ -20,7 +20,10 @@ const status = async (browser: Browser, stack: Stack) => (await browser.request(
 /** Restarts the stack's app with other variables, on the same port (so the registered URIs still match). */
 async function restartApp(stack: Stack, env: Record<string, string>) {
   await stack.app.stop();
-  stack.app = await startApp({ REDIS_URL: stack.redis.url, OIDC_ISSUER: stack.provider.issuer, ...env }, stack.app.port);
+  stack.app = await startApp(
+    { REDIS_URL: stack.redis.url, OIDC_ISSUER: stack.provider.issuer, ...env },
+    stack.app.port,
+  );
 }
 
 describe("lifetimes", () => {
@@ -104,7 +107,9 @@ describe("TOKEN_ENCRYPTION_KEYS", () => {
 
     const next = new Browser();
     await signIn(next, stack.app.url);
-    const sealedWith = JSON.parse((await stack.redis.client.get(sessionKey(next.cookie(stack.app.url, SESSION_COOKIE)!)))!).idToken;
+    const sealedWith = JSON.parse(
+      (await stack.redis.client.get(sessionKey(next.cookie(stack.app.url, SESSION_COOKIE)!)))!,
+    ).idToken;
     expect(sealedWith).toMatch(/^enc:v1:k2:/);
   });
 });

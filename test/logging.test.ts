@@ -13,7 +13,15 @@ import { Browser, type Page } from "./support/browser.ts";
 import { confirmProviderLogout, postLogout, SESSION_COOKIE, signIn } from "./support/flows.ts";
 import { freePort } from "./support/ports.ts";
 import { sessionKey } from "./support/redis-keys.ts";
-import { CLIENT_SECRET, SESSION_SECRET, startApp, startTestProvider, startTestRedis, type App, type TestRedis } from "./support/stack.ts";
+import {
+  CLIENT_SECRET,
+  SESSION_SECRET,
+  startApp,
+  startTestProvider,
+  startTestRedis,
+  type App,
+  type TestRedis,
+} from "./support/stack.ts";
 
 const REDIS_USER = "rro-app";
 const REDIS_PASSWORD = "redis-password-in-the-url-0123456789";
@@ -127,7 +135,11 @@ beforeAll(async () => {
   record(page, "GET", "/account");
 
   // A token refresh: the stored access token now expires within the refresh margin.
-  await redis.client.set(key, JSON.stringify({ ...session, accessTokenExpiresAt: Math.floor(Date.now() / 1000) + 5 }), "KEEPTTL");
+  await redis.client.set(
+    key,
+    JSON.stringify({ ...session, accessTokenExpiresAt: Math.floor(Date.now() / 1000) + 5 }),
+    "KEEPTTL",
+  );
   const refreshed = await alice.request(`${app.url}/account`);
   expect(refreshed.status).toBe(200);
   record(refreshed, "GET", "/account");
@@ -148,7 +160,10 @@ beforeAll(async () => {
   // A tampered cookie: the last character of the signature changed.
   const valid = alice.cookie(app.url, SESSION_COOKIE)!;
   const tampered = valid.slice(0, -1) + (valid.endsWith("A") ? "B" : "A");
-  const refused = await fetch(`${app.url}/account`, { headers: { Cookie: `${SESSION_COOKIE}=${tampered}` }, redirect: "manual" });
+  const refused = await fetch(`${app.url}/account`, {
+    headers: { Cookie: `${SESSION_COOKIE}=${tampered}` },
+    redirect: "manual",
+  });
   expect(refused.status).toBe(302);
   record(refused, "GET", "/account");
   secret("a tampered cookie", tampered);
@@ -179,7 +194,9 @@ beforeAll(async () => {
   // Health checks, which are not logged at info.
   expect((await fetch(`${app.url}/healthz`, { headers: { "X-Request-Id": "health-check" } })).status).toBe(200);
   // Everything above has been read from the app's stdout once this last request's line is there.
-  await logged((await fetch(`${app.url}/`, { headers: { "X-Request-Id": "last-request" } })).headers.get("X-Request-Id")!);
+  await logged(
+    (await fetch(`${app.url}/`, { headers: { "X-Request-Id": "last-request" } })).headers.get("X-Request-Id")!,
+  );
 });
 
 afterAll(async () => {
@@ -227,7 +244,11 @@ describe("the request id", () => {
     for (const { reqId, method, path, status } of answered) {
       expect(reqId).toBeTruthy();
       const line = await logged(reqId!);
-      expect({ method: line.req!.method, path: line.req!.path, status: line.res!.statusCode }).toEqual({ method, path, status });
+      expect({ method: line.req!.method, path: line.req!.path, status: line.res!.statusCode }).toEqual({
+        method,
+        path,
+        status,
+      });
     }
   });
 
@@ -256,7 +277,15 @@ describe("the request id", () => {
   });
 
   it("replaces an unsafe one with a new UUID, which is what gets logged", async () => {
-    const unsafe = ["x".repeat(65), "y".repeat(200), "has spaces in it", "tab\tinside", '","level":"fatal","msg":"forged', "ünïcode", "<script>"];
+    const unsafe = [
+      "x".repeat(65),
+      "y".repeat(200),
+      "has spaces in it",
+      "tab\tinside",
+      '","level":"fatal","msg":"forged',
+      "ünïcode",
+      "<script>",
+    ];
     for (const id of unsafe) {
       const response = await fetch(`${app.url}/`, { headers: { "X-Request-Id": id } });
       const replaced = response.headers.get("X-Request-Id")!;
@@ -264,7 +293,8 @@ describe("the request id", () => {
       expect((await logged(replaced)).req!.path).toBe("/");
     }
     const output = app.output();
-    for (const id of unsafe.filter((v) => v.length >= 8)) expect(output, `the unsafe id ${id.slice(0, 20)}`).not.toContain(id);
+    for (const id of unsafe.filter((v) => v.length >= 8))
+      expect(output, `the unsafe id ${id.slice(0, 20)}`).not.toContain(id);
     expect(parsed().some((l) => l.level === "fatal")).toBe(false);
   });
 });
@@ -273,7 +303,8 @@ describe("what is never logged", () => {
   it("no cookie, token, code, state, id_token_hint or secret appears anywhere in the app's output", () => {
     const output = app.output();
     expect(secrets.size).toBeGreaterThan(15);
-    for (const [value, what] of secrets) expect(output.includes(value), `${what} appears in the app's output`).toBe(false);
+    for (const [value, what] of secrets)
+      expect(output.includes(value), `${what} appears in the app's output`).toBe(false);
     expect(output).not.toMatch(JWT);
   });
 
@@ -297,6 +328,7 @@ describe("what is never logged", () => {
       .find((l) => l.level === "fatal");
     expect(fatal?.problems).toEqual([expect.stringMatching(/^OIDC_ISSUER is required when NODE_ENV=production/)]);
     expect(failed).toMatch(/^Invalid configuration:\n {2}- OIDC_ISSUER is required/m); // as a person reads it, on stderr
-    for (const value of [REDIS_PASSWORD, key, key.slice(3), SESSION_SECRET, CLIENT_SECRET]) expect(failed).not.toContain(value);
+    for (const value of [REDIS_PASSWORD, key, key.slice(3), SESSION_SECRET, CLIENT_SECRET])
+      expect(failed).not.toContain(value);
   });
 });

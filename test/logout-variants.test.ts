@@ -43,7 +43,9 @@ describe("a provider without end_session_endpoint", () => {
 
 describe("OIDC_END_SESSION_URL", () => {
   it("sends the browser to the configured URL, keeping its own parameters, with the standard ones added", async () => {
-    const stack = await startStack({ appEnv: (provider) => ({ OIDC_END_SESSION_URL: `${provider.issuer}/session/end?ui_locales=en` }) });
+    const stack = await startStack({
+      appEnv: (provider) => ({ OIDC_END_SESSION_URL: `${provider.issuer}/session/end?ui_locales=en` }),
+    });
     stacks.push(stack);
     const { browser, key } = await signedIn(stack);
     const idToken = JSON.parse((await stack.redis.client.get(key))!).idToken;
@@ -76,7 +78,10 @@ describe("OIDC_END_SESSION_URL", () => {
 
 describe("OIDC_END_SESSION_METHOD=post", () => {
   it("carries even a large id_token_hint to the provider in a form POST, with small response headers", async () => {
-    const stack = await startStack({ appEnv: { OIDC_END_SESSION_METHOD: "post" }, providerOptions: { httpPostMethods: true } });
+    const stack = await startStack({
+      appEnv: { OIDC_END_SESSION_METHOD: "post" },
+      providerOptions: { httpPostMethods: true },
+    });
     stacks.push(stack);
     const browser = new Browser();
     await signIn(browser, stack.app.url, "erin", "erin-password");
@@ -96,7 +101,10 @@ describe("OIDC_END_SESSION_METHOD=post", () => {
     expect(form.fields.id_token_hint).toBe(idToken);
     expect(form.fields.client_id).toBe(CLIENT_ID);
     expect(form.fields.post_logout_redirect_uri).toBe(`${stack.app.url}/`);
-    const back = await confirmProviderLogout(browser, await browser.navigate(form.action, { method: "POST", form: form.fields }));
+    const back = await confirmProviderLogout(
+      browser,
+      await browser.navigate(form.action, { method: "POST", form: form.fields }),
+    );
     expect(back.url).toBe(`${stack.app.url}/?state=${form.fields.state}`);
     expect(back.html).toContain('data-notice="provider"');
   });

@@ -22,7 +22,10 @@ it("/healthz answers while the process is up, whatever Redis does; /readyz names
   const stack: Stack = await startStack();
   cleanups.push(stack.stop);
   expect(await getJson(`${stack.app.url}/healthz`)).toEqual({ status: 200, body: { status: "ok" } });
-  expect(await getJson(`${stack.app.url}/readyz`)).toEqual({ status: 200, body: { status: "ready", checks: { redis: "ok", provider: "ok" } } });
+  expect(await getJson(`${stack.app.url}/readyz`)).toEqual({
+    status: 200,
+    body: { status: "ready", checks: { redis: "ok", provider: "ok" } },
+  });
 
   await stack.redis.server.stop();
   const down = await getJson(`${stack.app.url}/readyz`);
@@ -51,7 +54,12 @@ it("SIGTERM lets a request in flight finish, refuses new ones, and exits 0", asy
   const provider = await startDevProvider({
     port: providerPort,
     issuer: `http://127.0.0.1:${proxyPort}`,
-    client: { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUris: [`${appUrl}/auth/callback`], postLogoutRedirectUris: [`${appUrl}/`] },
+    client: {
+      clientId: CLIENT_ID,
+      clientSecret: CLIENT_SECRET,
+      redirectUris: [`${appUrl}/auth/callback`],
+      postLogoutRedirectUris: [`${appUrl}/`],
+    },
     log: () => {},
   });
   cleanups.push(provider.close);

@@ -12,7 +12,8 @@ import { sessionKey } from "./support/redis-keys.ts";
 import { startStack, type Stack } from "./support/stack.ts";
 
 const FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
-const SAFARI = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15";
+const SAFARI =
+  "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15";
 
 let stack: Stack;
 beforeAll(async () => {
@@ -29,7 +30,11 @@ async function browserSignedIn(userAgent: string, username = "alice") {
 }
 const accountStatus = async (browser: Browser) => (await browser.request(`${stack.app.url}/account`)).status;
 const sessionsPage = (browser: Browser) => browser.navigate(`${stack.app.url}/sessions`);
-const rows = (html: string) => [...html.matchAll(/<tr data-current="(yes|no)">([\s\S]*?)<\/tr>/g)].map((m) => ({ current: m[1] === "yes", html: m[2]! }));
+const rows = (html: string) =>
+  [...html.matchAll(/<tr data-current="(yes|no)">([\s\S]*?)<\/tr>/g)].map((m) => ({
+    current: m[1] === "yes",
+    html: m[2]!,
+  }));
 const handles = (html: string) => [...html.matchAll(/name="handle" value="([^"]+)"/g)].map((m) => m[1]!);
 const post = (browser: Browser, form: Record<string, string>) =>
   browser.request(`${stack.app.url}/sessions`, { method: "POST", headers: { Origin: stack.app.url }, form });
@@ -62,7 +67,9 @@ it("ends all other sessions", async () => {
   const b = await browserSignedIn(SAFARI, "groups-6");
   const c = await browserSignedIn(SAFARI, "groups-6");
   expect((await post(a.browser, { intent: "end-others" })).headers.get("Location")).toBe("/sessions?ended=2");
-  expect([await accountStatus(b.browser), await accountStatus(c.browser), await accountStatus(a.browser)]).toEqual([302, 302, 200]);
+  expect([await accountStatus(b.browser), await accountStatus(c.browser), await accountStatus(a.browser)]).toEqual([
+    302, 302, 200,
+  ]);
 });
 
 it("signs out everywhere, ending the provider session from this browser too", async () => {

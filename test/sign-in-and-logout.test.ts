@@ -7,7 +7,16 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Browser } from "./support/browser.ts";
-import { confirmProviderLogout, isLoginForm, postLogout, SESSION_COOKIE, setCookieFor, signIn, startSignIn, submitLogin } from "./support/flows.ts";
+import {
+  confirmProviderLogout,
+  isLoginForm,
+  postLogout,
+  SESSION_COOKIE,
+  setCookieFor,
+  signIn,
+  startSignIn,
+  submitLogin,
+} from "./support/flows.ts";
 import { sessionKey } from "./support/redis-keys.ts";
 import { CLIENT_ID, startStack, type Stack } from "./support/stack.ts";
 
@@ -79,7 +88,12 @@ describe("sign-in", () => {
     expect(record.idToken.split(".")).toHaveLength(3);
     expect(record.accessToken.length).toBeGreaterThan(10);
     expect(record.refreshToken.length).toBeGreaterThan(10);
-    expect(record.user).toEqual({ sub: "alice", name: "Alice Example", email: "alice@example.com", preferredUsername: "alice" });
+    expect(record.user).toEqual({
+      sub: "alice",
+      name: "Alice Example",
+      email: "alice@example.com",
+      preferredUsername: "alice",
+    });
     expect(record.accessTokenExpiresAt).toBeGreaterThan(Date.now() / 1000);
     expect(record.flows).toBeUndefined();
     const ttl = await stack.redis.client.ttl(key);
@@ -99,7 +113,9 @@ describe("sign-in", () => {
     const callbackHop = landed.hops.find((h) => h.url.includes("/auth/callback"))!;
     expect(Buffer.byteLength(`Set-Cookie: ${setCookieFor(callbackHop.setCookies, SESSION_COOKIE)}`)).toBeLessThan(200);
     expect(Buffer.byteLength(`Cookie: ${landed.sentCookie}`)).toBeLessThan(200);
-    const record = JSON.parse((await stack.redis.client.get(sessionKey(browser.cookie(stack.app.url, SESSION_COOKIE)!)))!);
+    const record = JSON.parse(
+      (await stack.redis.client.get(sessionKey(browser.cookie(stack.app.url, SESSION_COOKIE)!)))!,
+    );
     expect(record.idToken.length).toBeGreaterThan(6000);
     // The 150 groups are stored once, inside the id_token, not again as decoded claims.
     expect(JSON.stringify(record)).not.toContain("/acme-corp/");
@@ -190,7 +206,10 @@ describe("logout", () => {
 
   it("a logout with no session lands on the signed-out page", async () => {
     const browser = new Browser();
-    const page = await browser.navigate(`${stack.app.url}/logout`, { method: "POST", headers: { Origin: stack.app.url } });
+    const page = await browser.navigate(`${stack.app.url}/logout`, {
+      method: "POST",
+      headers: { Origin: stack.app.url },
+    });
     expect(page.url).toBe(`${stack.app.url}/?logout=no-session`);
     expect(page.html).toContain("You were not signed in");
   });
@@ -201,7 +220,10 @@ describe("session lifecycle", () => {
     const browser = new Browser();
     const tabA = await startSignIn(browser, stack.app.url);
     // Tab B asks the app for a sign-in too, and reaches the provider after tab A is done.
-    const tabB = await browser.request(`${stack.app.url}/login?returnTo=%2F`, { method: "POST", headers: { Origin: stack.app.url } });
+    const tabB = await browser.request(`${stack.app.url}/login?returnTo=%2F`, {
+      method: "POST",
+      headers: { Origin: stack.app.url },
+    });
     expect((await submitLogin(browser, tabA, "alice", "alice-password")).url).toBe(`${stack.app.url}/account`);
     const landed = await browser.navigate(tabB.headers.get("Location")!);
     expect(landed.hops.some((h) => h.url.startsWith(`${stack.app.url}/auth/callback`))).toBe(true);
@@ -214,7 +236,11 @@ describe("session lifecycle", () => {
     await signIn(browser, stack.app.url);
     const key = sessionKey(browser.cookie(stack.app.url, SESSION_COOKIE)!);
     const record = JSON.parse((await stack.redis.client.get(key))!);
-    await stack.redis.client.set(key, JSON.stringify({ ...record, expiresAt: Math.floor(Date.now() / 1000) - 1 }), "KEEPTTL");
+    await stack.redis.client.set(
+      key,
+      JSON.stringify({ ...record, expiresAt: Math.floor(Date.now() / 1000) - 1 }),
+      "KEEPTTL",
+    );
     const visit = await browser.request(`${stack.app.url}/account`);
     expect(visit.status).toBe(302);
     expect(await stack.redis.client.exists(key)).toBe(0);

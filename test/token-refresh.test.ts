@@ -26,12 +26,19 @@ beforeAll(async () => {
   provider = await startDevProvider({
     port: providerPort,
     issuer: `http://127.0.0.1:${proxyPort}`,
-    client: { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUris: urls.map((u) => `${u}/auth/callback`), postLogoutRedirectUris: urls.map((u) => `${u}/`) },
+    client: {
+      clientId: CLIENT_ID,
+      clientSecret: CLIENT_SECRET,
+      redirectUris: urls.map((u) => `${u}/auth/callback`),
+      postLogoutRedirectUris: urls.map((u) => `${u}/`),
+    },
     log: () => {},
   });
   proxy = await startTamperingProxy(providerPort, proxyPort);
   // Two processes of the same app on one Redis, as behind a load balancer (the cookie is for host "localhost").
-  apps = await Promise.all([port1, port2].map((port) => startApp({ REDIS_URL: redis.url, OIDC_ISSUER: proxy.url }, port)));
+  apps = await Promise.all(
+    [port1, port2].map((port) => startApp({ REDIS_URL: redis.url, OIDC_ISSUER: proxy.url }, port)),
+  );
 });
 afterAll(async () => {
   for (const app of apps ?? []) await app.stop();
@@ -46,11 +53,16 @@ async function signedInWithExpiringToken() {
   await signIn(browser, apps[0]!.url);
   const key = sessionKey(browser.cookie(apps[0]!.url, SESSION_COOKIE)!);
   const record = JSON.parse((await redis.client.get(key))!);
-  await redis.client.set(key, JSON.stringify({ ...record, accessTokenExpiresAt: Math.floor(Date.now() / 1000) + 5 }), "KEEPTTL");
+  await redis.client.set(
+    key,
+    JSON.stringify({ ...record, accessTokenExpiresAt: Math.floor(Date.now() / 1000) + 5 }),
+    "KEEPTTL",
+  );
   return { cookie: browser.cookieHeader(apps[0]!.url), key, record };
 }
 
-const get = (app: App, cookie: string) => fetch(`${app.url}/account`, { headers: { Cookie: cookie }, redirect: "manual" });
+const get = (app: App, cookie: string) =>
+  fetch(`${app.url}/account`, { headers: { Cookie: cookie }, redirect: "manual" });
 
 it("50 concurrent requests across two processes refresh exactly once, and all use the new token", async () => {
   // Both processes warm, and a provider slow enough that all 50 requests arrive while a refresh is in flight.
@@ -58,7 +70,9 @@ it("50 concurrent requests across two processes refresh exactly once, and all us
   const { cookie, key, record } = await signedInWithExpiringToken();
   proxy.resetCounts();
   proxy.delay("/token", 300);
-  const responses = await Promise.all(Array.from({ length: 50 }, (_, i) => get(apps[i % 2]!, cookie))).finally(() => proxy.delay("/token", 0));
+  const responses = await Promise.all(Array.from({ length: 50 }, (_, i) => get(apps[i % 2]!, cookie))).finally(() =>
+    proxy.delay("/token", 0),
+  );
   expect(responses.map((r) => r.status)).toEqual(Array(50).fill(200));
   expect(responses.every((r) => r.headers.getSetCookie().length === 0)).toBe(true);
   expect(proxy.count("/token")).toBe(1);
@@ -74,7 +88,10 @@ it("a revoked refresh token ends the session cleanly and sends the person to sig
   const { cookie, key, record } = await signedInWithExpiringToken();
   const revoked = await fetch(`${proxy.url}/token/revocation`, {
     method: "POST",
-    headers: { Authorization: `Basic ${Buffer.from(`${CLIENT_ID}:${CLIENT_SECRET}`).toString("base64")}`, "Content-Type": "application/x-www-form-urlencoded" },
+    headers: {
+      Authorization: `Basic ${Buffer.from(`${CLIENT_ID}:${CLIENT_SECRET}`).toString("base64")}`,
+      "Content-Type": "application/x-www-form-urlencoded",
+    },
     body: new URLSearchParams({ token: record.refreshToken, token_type_hint: "refresh_token" }),
   });
   expect(revoked.status).toBe(200);
@@ -94,5 +111,7 @@ it("a provider outage during refresh is a 503 that keeps the session, which refr
   expect(await redis.client.exists(key)).toBe(1);
   proxy.failToken = false;
   expect((await get(apps[0]!, cookie)).status).toBe(200);
-  expect(JSON.parse((await redis.client.get(key))!).accessTokenExpiresAt).toBeGreaterThan(Math.floor(Date.now() / 1000) + 500);
+  expect(JSON.parse((await redis.client.get(key))!).accessTokenExpiresAt).toBeGreaterThan(
+    Math.floor(Date.now() / 1000) + 500,
+  );
 });

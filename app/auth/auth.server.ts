@@ -6,7 +6,7 @@
  * the edge (app/web/http-errors.server.ts).
  */
 import { remember } from "@epic-web/remember";
-import { createSession, json, redirect } from "@remix-run/node";
+import { createSession, data, redirect } from "@remix-run/node";
 import { Authenticator } from "remix-auth";
 import { buildEndSession, type EndSession } from "../oidc/end-session.server.ts";
 import { OidcStrategy, type FlowStore } from "../oidc/oidc-strategy.server.ts";
@@ -83,7 +83,12 @@ const text = (value: unknown) => (typeof value === "string" && value ? value : u
 
 /** The identity claims kept in the session (the full set stays in the stored id_token). */
 function sessionUser(claims: Record<string, unknown> & { sub: string }): SessionUser {
-  return { sub: claims.sub, name: text(claims.name), email: text(claims.email), preferredUsername: text(claims.preferred_username) };
+  return {
+    sub: claims.sub,
+    name: text(claims.name),
+    email: text(claims.email),
+    preferredUsername: text(claims.preferred_username),
+  };
 }
 
 /** What to call the person. */
@@ -156,7 +161,7 @@ export async function completeSignIn(request: Request, clientIp?: string): Promi
  * clears the cookie and sends the browser to the provider (a redirect, or the
  * data of a form POST), or to the signed-out page saying what could not be done.
  */
-export async function logout(request: Request): Promise<Response> {
+export async function logout(request: Request) {
   const session = await getSession(request);
   const headers = new Headers();
   if (!isSignedIn(session)) {
@@ -181,7 +186,7 @@ export async function logout(request: Request): Promise<Response> {
   headers.append("Set-Cookie", await logoutStateCookie().serialize(endSession.state));
   if (endSession.method === "POST") {
     // OIDC_END_SESSION_METHOD=post: the logout page submits this form to the provider.
-    return json({ endSession: { action: endSession.url.href, fields: endSession.fields } }, { headers });
+    return data({ endSession: { action: endSession.url.href, fields: endSession.fields } }, { headers });
   }
   return redirect(endSession.url.href, { headers });
 }

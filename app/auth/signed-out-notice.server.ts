@@ -16,7 +16,9 @@ export type SignedOutNotice =
 const LOCAL_OUTCOMES: readonly string[] = ["unsupported", "provider-unreachable", "no-session"];
 
 /** The notice, and the Set-Cookie clearing the logout cookie when there was one. */
-export async function readSignedOutNotice(request: Request): Promise<{ notice: SignedOutNotice | null; setCookie?: string }> {
+export async function readSignedOutNotice(
+  request: Request,
+): Promise<{ notice: SignedOutNotice | null; setCookie?: string }> {
   const params = new URL(request.url).searchParams;
   const cookie = logoutStateCookie();
   const expected: unknown = await cookie.parse(request.headers.get("Cookie"));
@@ -29,4 +31,3 @@ export async function readSignedOutNotice(request: Request): Promise<{ notice: S
   if (returned !== null) return { notice: "state-mismatch" };
   return { notice: logout && LOCAL_OUTCOMES.includes(logout) ? (logout as SignedOutNotice) : null };
 }
-

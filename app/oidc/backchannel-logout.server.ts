@@ -30,7 +30,9 @@ export class LogoutTokenError extends Error {
 const jwks = (uri: string) => remember(`rro:jwks:${uri}`, () => createRemoteJWKSet(new URL(uri)));
 
 /** §2.6 checks 1–7 and 10 (signature, iss, aud, iat/exp, events, sid/sub, no nonce). */
-export async function verifyLogoutToken(token: string): Promise<JWTPayload & { sid?: string; sub?: string; jti: string }> {
+export async function verifyLogoutToken(
+  token: string,
+): Promise<JWTPayload & { sid?: string; sub?: string; jti: string }> {
   if (!token) throw new LogoutTokenError("missing logout_token");
   const metadata = (await getOidcConfig()).serverMetadata();
   if (!metadata.jwks_uri) throw new LogoutTokenError("the provider publishes no jwks_uri to verify logout tokens with");
@@ -79,7 +81,10 @@ export async function verifyLogoutToken(token: string): Promise<JWTPayload & { s
 export async function backchannelLogout(token: string): Promise<number> {
   const claims = await verifyLogoutToken(token);
   const issuedAt = claims.iat ?? Math.floor(Date.now() / 1000);
-  const keepFor = Math.max(1, (claims.exp ?? issuedAt + MAX_TOKEN_AGE) - Math.floor(Date.now() / 1000) + CLOCK_TOLERANCE);
+  const keepFor = Math.max(
+    1,
+    (claims.exp ?? issuedAt + MAX_TOKEN_AGE) - Math.floor(Date.now() / 1000) + CLOCK_TOLERANCE,
+  );
   // Not a session key: a logout token's id, remembered for the token's lifetime.
   const jtiKey = `${getEnv().redisKeyPrefix}jti:${createHash("sha256").update(`${claims.iss}\n${claims.jti}`).digest("base64url")}`;
   const first = await withRedis((r) => r.set(jtiKey, "1", "EX", keepFor, "NX"));

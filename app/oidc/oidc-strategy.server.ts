@@ -82,7 +82,10 @@ export class OidcStrategy<User> extends Strategy<User, OidcVerifyParams> {
   private async completeSignIn(request: Request, url: URL): Promise<User> {
     const state = url.searchParams.get("state");
     if (!state) {
-      throw new SignInError("missing_state", "The provider sent you back without the state this app gave it, so the response cannot be trusted.");
+      throw new SignInError(
+        "missing_state",
+        "The provider sent you back without the state this app gave it, so the response cannot be trusted.",
+      );
     }
     const flow = await this.options.flows.find(request, state);
     if (!flow) {

@@ -10,7 +10,8 @@ import { getEnv, type TokenAuthMethod } from "../platform/env.server.ts";
 export class ProviderUnavailableError extends Error {
   readonly code = "provider_unavailable";
   constructor(issuer: URL, cause: unknown) {
-    const reason = cause instanceof Error ? (cause.cause instanceof Error ? cause.cause.message : cause.message) : String(cause);
+    const reason =
+      cause instanceof Error ? (cause.cause instanceof Error ? cause.cause.message : cause.message) : String(cause);
     super(`The OpenID provider at ${issuer.href} could not be reached or answered badly: ${reason}`, { cause });
     this.name = "ProviderUnavailableError";
   }
@@ -31,7 +32,10 @@ export function chooseTokenAuthMethod(configured: TokenAuthMethod | undefined, s
 const RETRY_AFTER_FAILURE_MS = 2_000;
 
 /** The discovery of this process (shared by the server entry and the Remix bundle, kept across development reloads). */
-const discovery = remember("rro:oidc-configuration", () => ({}) as { config?: Promise<client.Configuration>; failedAt?: number; failure?: ProviderUnavailableError });
+const discovery = remember(
+  "rro:oidc-configuration",
+  () => ({}) as { config?: Promise<client.Configuration>; failedAt?: number; failure?: ProviderUnavailableError },
+);
 
 async function discover(): Promise<client.Configuration> {
   const { oidc } = getEnv();
@@ -47,7 +51,10 @@ async function discover(): Promise<client.Configuration> {
   }
   const metadata = discovered.serverMetadata();
   const method = chooseTokenAuthMethod(oidc.tokenAuthMethod, metadata.token_endpoint_auth_methods_supported);
-  const auth = method === "client_secret_post" ? client.ClientSecretPost(oidc.clientSecret) : client.ClientSecretBasic(oidc.clientSecret);
+  const auth =
+    method === "client_secret_post"
+      ? client.ClientSecretPost(oidc.clientSecret)
+      : client.ClientSecretBasic(oidc.clientSecret);
   const config = new client.Configuration(metadata, oidc.clientId, { client_secret: oidc.clientSecret }, auth);
   client.enableNonRepudiationChecks(config); // verify ID token signatures against the provider's JWKS
   if (oidc.allowInsecureIssuer) client.allowInsecureRequests(config);

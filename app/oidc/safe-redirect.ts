@@ -9,7 +9,7 @@ export function safeRedirectPath(to: string | null | undefined, fallback = "/acc
   if (!to.startsWith("/") || to.startsWith("//") || to.startsWith("/\\")) return fallback;
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f\\]/.test(to)) return fallback;
-  let decoded = to;
+  let decoded: string;
   try {
     decoded = decodeURIComponent(to);
   } catch {

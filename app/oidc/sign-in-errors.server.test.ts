@@ -7,14 +7,24 @@ const codeOf = (error: unknown) => (error instanceof SignInError ? error.code : 
 
 describe("toSignInError", () => {
   it("reports an unreachable or silent provider as provider_unavailable", () => {
-    const refused = new TypeError("fetch failed", { cause: Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" }) });
+    const refused = new TypeError("fetch failed", {
+      cause: Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" }),
+    });
     expect(codeOf(toSignInError(refused))).toBe("provider_unavailable");
-    expect(codeOf(toSignInError(Object.assign(new client.ClientError("operation timed out"), { code: "OAUTH_TIMEOUT" })))).toBe("provider_unavailable");
-    expect(codeOf(toSignInError(new ProviderUnavailableError(new URL("https://idp.example"), new Error("down"))))).toBe("provider_unavailable");
+    expect(
+      codeOf(toSignInError(Object.assign(new client.ClientError("operation timed out"), { code: "OAUTH_TIMEOUT" }))),
+    ).toBe("provider_unavailable");
+    expect(codeOf(toSignInError(new ProviderUnavailableError(new URL("https://idp.example"), new Error("down"))))).toBe(
+      "provider_unavailable",
+    );
   });
 
   it("names a response that failed validation, with the check that failed", () => {
-    const error = toSignInError(new client.ClientError("unexpected JWT claim value encountered", { cause: new Error('unexpected JWT "aud" (audience) claim value') }));
+    const error = toSignInError(
+      new client.ClientError("unexpected JWT claim value encountered", {
+        cause: new Error('unexpected JWT "aud" (audience) claim value'),
+      }),
+    );
     expect(codeOf(error)).toBe("invalid_response");
     expect((error as Error).message).toContain('"aud"');
   });

@@ -47,16 +47,24 @@ export function toSignInError(error: unknown): unknown {
   }
   if (error instanceof client.AuthorizationResponseError) {
     const description = error.error_description ? `: ${error.error_description}` : "";
-    return new SignInError("provider_error", `The provider refused the sign-in (${error.error}${description}).`, { cause: error });
+    return new SignInError("provider_error", `The provider refused the sign-in (${error.error}${description}).`, {
+      cause: error,
+    });
   }
   if (error instanceof client.ResponseBodyError) {
     const hint = error.error === "invalid_grant" ? " The sign-in code was already used or has expired." : "";
-    return new SignInError("token_exchange_failed", `The provider rejected the code exchange (${error.error}).${hint}`, { cause: error });
+    return new SignInError(
+      "token_exchange_failed",
+      `The provider rejected the code exchange (${error.error}).${hint}`,
+      { cause: error },
+    );
   }
   if (error instanceof client.ClientError) {
     // openid-client's message is generic; the oauth4webapi error it wraps names the claim or check.
     const detail = error.cause instanceof Error ? error.cause.message : error.message;
-    return new SignInError("invalid_response", `The provider's response failed validation: ${detail}.`, { cause: error });
+    return new SignInError("invalid_response", `The provider's response failed validation: ${detail}.`, {
+      cause: error,
+    });
   }
   return error;
 }

@@ -14,7 +14,13 @@ import { getEnv } from "../platform/env.server.ts";
 import { logger } from "../platform/logger.server.ts";
 import type { AppSession } from "../session/session-data.ts";
 import { sealSessionToken as seal, sessionToken } from "../session/session-tokens.server.ts";
-import { destroySession, readSessionById, refreshLock, saveSession, sessionsLiveOnServer } from "../session/session.server.ts";
+import {
+  destroySession,
+  readSessionById,
+  refreshLock,
+  saveSession,
+  sessionsLiveOnServer,
+} from "../session/session.server.ts";
 import { getOidcConfig } from "./provider.server.ts";
 
 /** Well past openid-client's 10 s request timeout (provider.server.ts), so the lock outlives the refresh it guards. */
@@ -76,7 +82,10 @@ async function refreshOnce(session: AppSession): Promise<AppSession | null> {
         await destroySession(current);
         return null;
       }
-      throw new RefreshUnavailableError(`the provider could not refresh the tokens: ${error instanceof Error ? error.message : error}`, { cause: error });
+      throw new RefreshUnavailableError(
+        `the provider could not refresh the tokens: ${error instanceof Error ? error.message : error}`,
+        { cause: error },
+      );
     }
     current.set("accessToken", seal("accessToken", tokens.access_token));
     current.set("accessTokenExpiresAt", tokens.expires_in ? now() + tokens.expires_in : undefined);

@@ -40,12 +40,21 @@ describe("parseEnv", () => {
 
   it("never starts the dev provider in production: a missing OIDC_ISSUER says what to set", () => {
     const { OIDC_ISSUER: _, ...rest } = production;
-    expect(problems(rest)).toMatch(/OIDC_ISSUER is required when NODE_ENV=production: the issuer URL of your OpenID provider/);
+    expect(problems(rest)).toMatch(
+      /OIDC_ISSUER is required when NODE_ENV=production: the issuer URL of your OpenID provider/,
+    );
   });
 
   it("lists every missing production variable at once", () => {
     const message = problems({ NODE_ENV: "production" });
-    for (const name of ["APP_URL", "REDIS_URL", "OIDC_ISSUER", "OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET", "SESSION_SECRET"]) {
+    for (const name of [
+      "APP_URL",
+      "REDIS_URL",
+      "OIDC_ISSUER",
+      "OIDC_CLIENT_ID",
+      "OIDC_CLIENT_SECRET",
+      "SESSION_SECRET",
+    ]) {
       expect(message).toContain(`${name} is required`);
     }
   });
@@ -58,21 +67,30 @@ describe("parseEnv", () => {
   });
 
   it("splits SESSION_SECRET on commas for rotation and refuses short secrets", () => {
-    expect(parseEnv({ ...production, SESSION_SECRET: `${secret}, ${"t".repeat(40)}` }).sessionSecrets).toEqual([secret, "t".repeat(40)]);
+    expect(parseEnv({ ...production, SESSION_SECRET: `${secret}, ${"t".repeat(40)}` }).sessionSecrets).toEqual([
+      secret,
+      "t".repeat(40),
+    ]);
     expect(problems({ ...production, SESSION_SECRET: `${secret},short` })).toMatch(/secret #2 is 5 characters/);
   });
 
   it("accepts an http issuer only on loopback or with OIDC_ALLOW_INSECURE_ISSUER", () => {
-    expect(problems({ OIDC_ISSUER: "http://idp.example.com" })).toMatch(/OIDC_ISSUER: http:\/\/idp.example.com\/ must be https/);
+    expect(problems({ OIDC_ISSUER: "http://idp.example.com" })).toMatch(
+      /OIDC_ISSUER: http:\/\/idp.example.com\/ must be https/,
+    );
     for (const host of ["localhost:8080", "127.0.0.1:4000", "[::1]:4000"]) {
       expect(parseEnv({ OIDC_ISSUER: `http://${host}` }).oidc.allowInsecureIssuer).toBe(true);
     }
-    expect(parseEnv({ OIDC_ISSUER: "http://keycloak:8080/realms/x", OIDC_ALLOW_INSECURE_ISSUER: "true" }).oidc.issuer.host).toBe("keycloak:8080");
+    expect(
+      parseEnv({ OIDC_ISSUER: "http://keycloak:8080/realms/x", OIDC_ALLOW_INSECURE_ISSUER: "true" }).oidc.issuer.host,
+    ).toBe("keycloak:8080");
     expect(parseEnv({ OIDC_ISSUER: "https://idp.example.com" }).oidc.allowInsecureIssuer).toBe(false);
   });
 
   it("requires https for the app in production, except on loopback", () => {
-    expect(problems({ ...production, APP_URL: "http://app.example.com" })).toMatch(/APP_URL: http:\/\/app.example.com must be https/);
+    expect(problems({ ...production, APP_URL: "http://app.example.com" })).toMatch(
+      /APP_URL: http:\/\/app.example.com must be https/,
+    );
     expect(problems({ ...production, APP_URL: "http://localhost:3000" })).toBe("");
   });
 
@@ -99,10 +117,17 @@ describe("empty variables", () => {
   describe("Redis topologies", () => {
     const { REDIS_URL: _omitted, ...withoutUrl } = production;
     it("takes Sentinels and the primary's name; REDIS_URL is then optional", () => {
-      const env = parseEnv({ ...withoutUrl, REDIS_SENTINELS: "10.0.0.5:26379, [::1]:26380", REDIS_SENTINEL_MASTER: "sessions" });
+      const env = parseEnv({
+        ...withoutUrl,
+        REDIS_SENTINELS: "10.0.0.5:26379, [::1]:26380",
+        REDIS_SENTINEL_MASTER: "sessions",
+      });
       expect(env.redisTopology).toEqual({
         kind: "sentinel",
-        sentinels: [{ host: "10.0.0.5", port: 26379 }, { host: "::1", port: 26380 }],
+        sentinels: [
+          { host: "10.0.0.5", port: 26379 },
+          { host: "::1", port: 26380 },
+        ],
         master: "sessions",
         sentinelPassword: undefined,
       });
@@ -110,13 +135,23 @@ describe("empty variables", () => {
     });
     it("takes Cluster seed nodes", () => {
       const env = parseEnv({ ...withoutUrl, REDIS_CLUSTER_NODES: "redis-0:6379,redis-1:6379" });
-      expect(env.redisTopology).toEqual({ kind: "cluster", nodes: [{ host: "redis-0", port: 6379 }, { host: "redis-1", port: 6379 }] });
+      expect(env.redisTopology).toEqual({
+        kind: "cluster",
+        nodes: [
+          { host: "redis-0", port: 6379 },
+          { host: "redis-1", port: 6379 },
+        ],
+      });
     });
     it("names each mistake", () => {
       expect(problems({ ...production, REDIS_SENTINELS: "a:1", REDIS_CLUSTER_NODES: "b:2" })).toContain("choose one");
-      expect(problems({ ...production, REDIS_SENTINELS: "sentinel-without-port" })).toContain('REDIS_SENTINELS: "sentinel-without-port" is not host:port');
+      expect(problems({ ...production, REDIS_SENTINELS: "sentinel-without-port" })).toContain(
+        'REDIS_SENTINELS: "sentinel-without-port" is not host:port',
+      );
       expect(problems({ ...production, REDIS_CLUSTER_NODES: "a:99999" })).toContain("is not host:port");
-      expect(problems({ ...production, REDIS_URL: "redis://r:6379/2", REDIS_CLUSTER_NODES: "a:1" })).toContain("Cluster has only database 0");
+      expect(problems({ ...production, REDIS_URL: "redis://r:6379/2", REDIS_CLUSTER_NODES: "a:1" })).toContain(
+        "Cluster has only database 0",
+      );
       expect(problems({ ...production, REDIS_URL: "http://r:6379" })).toContain('"http:" is not redis: or rediss:');
       expect(problems({ ...production, REDIS_URL: "redis://r:6379/sessions" })).toContain("must be a database number");
       expect(problems(withoutUrl)).toContain("REDIS_URL is required");

@@ -24,15 +24,14 @@ export class EnvError extends Error {
   }
 }
 
-const seconds = (fallback: number) =>
-  z.coerce.number().int().positive().default(fallback);
+const seconds = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 
 const optionalUrl = z
   .string()
   .trim()
   .optional()
   .transform((v) => (v ? v : undefined))
-  .pipe(z.string().url().optional());
+  .pipe(z.url().optional());
 
 const schema = z.object({
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
@@ -142,17 +141,14 @@ export function isLoopbackHost(hostname: string) {
 }
 
 /** Validates an environment (a plain record) and derives the defaults. */
-export function parseEnv(
-  source: Record<string, string | undefined>,
-  generateSecret: () => string = randomSecret,
-): Env {
+export function parseEnv(source: Record<string, string | undefined>, generateSecret: () => string = randomSecret): Env {
   // An empty variable means the same as an unset one.
-  const given = Object.fromEntries(Object.entries(source).filter(([, value]) => value !== undefined && value.trim() !== ""));
+  const given = Object.fromEntries(
+    Object.entries(source).filter(([, value]) => value !== undefined && value.trim() !== ""),
+  );
   const parsed = schema.safeParse(given);
   if (!parsed.success) {
-    throw new EnvError(
-      parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`),
-    );
+    throw new EnvError(parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`));
   }
   const v = parsed.data;
   const isProduction = v.NODE_ENV === "production";
@@ -167,12 +163,8 @@ export function parseEnv(
     if (v.SESSION_STORE === "redis" && !v.REDIS_SENTINELS && !v.REDIS_CLUSTER_NODES) {
       require("REDIS_URL", v.REDIS_URL, "e.g. redis://:password@redis.internal:6379/0 (or set REDIS_SENTINELS or REDIS_CLUSTER_NODES)");
     }
-    require(
-      "OIDC_ISSUER",
-      v.OIDC_ISSUER,
-      "the issuer URL of your OpenID provider, e.g. https://keycloak.example.com/realms/myrealm " +
-        "(the development provider never starts in production)",
-    );
+    require("OIDC_ISSUER", v.OIDC_ISSUER, "the issuer URL of your OpenID provider, e.g. https://keycloak.example.com/realms/myrealm " +
+      "(the development provider never starts in production)");
     require("OIDC_CLIENT_ID", v.OIDC_CLIENT_ID, "the client id registered with your provider");
     require("OIDC_CLIENT_SECRET", v.OIDC_CLIENT_SECRET, "the client secret registered with your provider");
     require("SESSION_SECRET", v.SESSION_SECRET, "a random string of at least 32 characters (openssl rand -hex 32)");
@@ -186,7 +178,9 @@ export function parseEnv(
   if (sessionSecretGenerated) sessionSecrets.push(generateSecret());
   for (const [i, s] of sessionSecrets.entries()) {
     if (s.length < 32) {
-      problems.push(`SESSION_SECRET: secret #${i + 1} is ${s.length} characters; use at least 32 (openssl rand -hex 32)`);
+      problems.push(
+        `SESSION_SECRET: secret #${i + 1} is ${s.length} characters; use at least 32 (openssl rand -hex 32)`,
+      );
     }
   }
 
@@ -265,7 +259,10 @@ export function parseEnv(
 function parseTrustProxy(value: string | undefined, problems: string[]): number | string | false {
   if (!value || value === "false") return false;
   if (/^\d+$/.test(value)) return Number(value);
-  const entries = value.split(",").map((s) => s.trim()).filter(Boolean);
+  const entries = value
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
   const bad = entries.filter((e) => !/^(loopback|linklocal|uniquelocal|[0-9a-fA-F.:]+(\/\d{1,3})?)$/.test(e));
   if (value === "true" || bad.length) {
     problems.push(

@@ -93,31 +93,51 @@ const SECRET_FIELDS = [
 ];
 const REDACT_PATHS = SECRET_FIELDS.flatMap((name) => [`["${name}"]`, `*["${name}"]`]);
 
-function createLogger(requests: AsyncLocalStorage<RequestScope>): Logger {
-  return pino({
-    level: "info",
-    timestamp: pino.stdTimeFunctions.isoTime,
-    formatters: { level: (label) => ({ level: label }) },
-    serializers: { err: serializeError, req: serializeRequest, res: serializeResponse },
-    redact: { paths: REDACT_PATHS, censor: "[redacted]" },
-    // Lines written while a request is handled carry its id, whichever module writes them;
-    // the request's own child logger (server/request-logging.ts) already has it bound.
-    mixin(_merge, _level, log) {
-      const reqId = requests.getStore()?.reqId;
-      const bound = (log as unknown as Record<symbol, string>)[symbols.chindingsSym] ?? "";
-      if (!reqId || bound.includes('"reqId":')) return {};
-      return { reqId };
+/** Where the lines go: JSON on stdout, or (development) pretty-printed, switched once the configuration is known. */
+interface Output {
+  write(line: string): unknown;
+}
+
+function createLogger(requests: AsyncLocalStorage<RequestScope>, output: { current: Output }): Logger {
+  return pino(
+    {
+      level: "info",
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+      serializers: { err: serializeError, req: serializeRequest, res: serializeResponse },
+      redact: { paths: REDACT_PATHS, censor: "[redacted]" },
+      // Lines written while a request is handled carry its id, whichever module writes them;
+      // the request's own child logger (server/request-logging.ts) already has it bound.
+      mixin(_merge, _level, log) {
+        const reqId = requests.getStore()?.reqId;
+        const bound = (log as unknown as Record<symbol, string>)[symbols.chindingsSym] ?? "";
+        if (!reqId || bound.includes('"reqId":')) return {};
+        return { reqId };
+      },
     },
-  });
+    { write: (line: string) => output.current.write(line) },
+  );
 }
 
 const shared = () =>
   remember("rro:logger", () => {
     const requests = new AsyncLocalStorage<RequestScope>();
-    return { logger: createLogger(requests), requests };
+    // Synchronous: a line is on stdout before the response it describes leaves, and none is lost on a crash.
+    const output = { current: pino.destination({ dest: 1, sync: true }) as Output };
+    return { logger: createLogger(requests, output), requests, output };
   });
 
-/** The process's logger. Its `level` is LOG_LEVEL once server/index.ts has read the configuration. */
+/**
+ * Development: lines a person can read (pino-pretty, a development
+ * dependency, loaded only here). Production keeps one JSON object a line.
+ */
+export async function printReadableLogs(): Promise<void> {
+  const { prettyFactory } = await import("pino-pretty");
+  const pretty = prettyFactory({ translateTime: "SYS:HH:MM:ss.l", ignore: "pid,hostname" });
+  shared().output.current = { write: (line) => process.stdout.write(pretty(line)) };
+}
+
+/** The process's logger. Its `level` is LOG_LEVEL once server/startup.ts has read the configuration. */
 export const logger: Logger = shared().logger;
 
 /** Runs `next` (the rest of a request's handling) so that every line it logs carries `reqId`. */

@@ -58,6 +58,8 @@ function urlOptions(redisUrl: string): RedisOptions {
 }
 
 const FAILURE_OPTIONS = {
+  // RESP2, as ioredis 5 spoke: the app needs nothing of RESP3, and RESP3 costs a HELLO that some proxies refuse.
+  protocol: 2,
   enableOfflineQueue: false,
   maxRetriesPerRequest: 1,
   connectTimeout: 2_000,
@@ -165,7 +167,8 @@ export async function withRedis<T>(operation: (redis: RedisClient) => Promise<T>
     await firstConnection(redis);
     return await operation(redis);
   } catch (error) {
-    if (error instanceof ReplyError && !TRANSIENT_REPLY.test((error as Error).message)) throw new RedisCommandError(error as Error);
+    if (error instanceof ReplyError && !TRANSIENT_REPLY.test((error as Error).message))
+      throw new RedisCommandError(error as Error);
     throw new RedisUnavailableError(error);
   }
 }
@@ -180,14 +183,23 @@ export function redisVersionProblem(info: string): string | undefined {
 }
 
 /** At start-up: a clear line if Redis is unreachable (the app starts anyway and recovers), an error if it is too old. */
-export async function checkRedisAtStartup(env: Pick<Env, "redisUrl" | "redisTopology">): Promise<{ problem?: string; warning?: string }> {
-  const client = connectRedis(env, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, reconnectOnError: () => false });
+export async function checkRedisAtStartup(
+  env: Pick<Env, "redisUrl" | "redisTopology">,
+): Promise<{ problem?: string; warning?: string }> {
+  const client = connectRedis(env, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    reconnectOnError: () => false,
+  });
   client.on("error", () => {});
   try {
     await client.connect();
     return { problem: redisVersionProblem(String(await client.info("server"))) };
   } catch (error) {
-    return { warning: `Redis (${describeRedis(env)}) is not reachable yet (${error instanceof Error ? error.message : error}); pages that need a session answer 503 until it is.` };
+    return {
+      warning: `Redis (${describeRedis(env)}) is not reachable yet (${error instanceof Error ? error.message : error}); pages that need a session answer 503 until it is.`,
+    };
   } finally {
     client.disconnect();
   }

@@ -18,7 +18,9 @@ describe("token encryption", () => {
   it("opens with an older key after rotation, and leaves unsealed values alone", () => {
     const old = parseEncryptionKeys(key("k1")).keys;
     const sealed = sealToken(old[0]!, "idToken", token);
-    const rotated = parseEncryptionKeys(`${key("k2")},${key("k1").replace(/:.*/, "")}:${old[0]!.key.toString("base64")}`).keys;
+    const rotated = parseEncryptionKeys(
+      `${key("k2")},${key("k1").replace(/:.*/, "")}:${old[0]!.key.toString("base64")}`,
+    ).keys;
     expect(rotated[0]!.id).toBe("k2");
     expect(openToken(rotated, "idToken", sealed)).toBe(token);
     expect(openToken(rotated, "idToken", token)).toBe(token);

@@ -21,12 +21,19 @@ const PREFIX = "enc:v1:";
 export function parseEncryptionKeys(value: string | undefined): { keys: EncryptionKey[]; problems: string[] } {
   const keys: EncryptionKey[] = [];
   const problems: string[] = [];
-  for (const entry of (value ?? "").split(",").map((e) => e.trim()).filter(Boolean)) {
+  for (const entry of (value ?? "")
+    .split(",")
+    .map((e) => e.trim())
+    .filter(Boolean)) {
     const separator = entry.indexOf(":");
     const id = entry.slice(0, separator);
     const key = Buffer.from(entry.slice(separator + 1), "base64");
-    if (separator < 1 || !/^[A-Za-z0-9_-]+$/.test(id)) problems.push(`TOKEN_ENCRYPTION_KEYS: "${entry.slice(0, 12)}…" must be kid:base64key`);
-    else if (key.length !== 32) problems.push(`TOKEN_ENCRYPTION_KEYS: key "${id}" is ${key.length} bytes; AES-256 needs 32 (openssl rand -base64 32)`);
+    if (separator < 1 || !/^[A-Za-z0-9_-]+$/.test(id))
+      problems.push(`TOKEN_ENCRYPTION_KEYS: "${entry.slice(0, 12)}…" must be kid:base64key`);
+    else if (key.length !== 32)
+      problems.push(
+        `TOKEN_ENCRYPTION_KEYS: key "${id}" is ${key.length} bytes; AES-256 needs 32 (openssl rand -base64 32)`,
+      );
     else if (keys.some((k) => k.id === id)) problems.push(`TOKEN_ENCRYPTION_KEYS: key id "${id}" appears twice`);
     else keys.push({ id, key });
   }
@@ -49,11 +56,14 @@ export function openToken(keys: EncryptionKey[], field: string, value: string): 
   if (!value.startsWith(PREFIX)) return value;
   const [id, iv, ciphertext, tag] = value.slice(PREFIX.length).split(":");
   const key = keys.find((k) => k.id === id);
-  if (!key || !iv || !ciphertext || !tag) throw new TokenDecryptionError(`no key "${id}" in TOKEN_ENCRYPTION_KEYS to open the stored ${field}`);
+  if (!key || !iv || !ciphertext || !tag)
+    throw new TokenDecryptionError(`no key "${id}" in TOKEN_ENCRYPTION_KEYS to open the stored ${field}`);
   const authTag = Buffer.from(tag, "base64url");
   if (authTag.length !== 16) throw new TokenDecryptionError(`the stored ${field} has a truncated authentication tag`);
   try {
-    const decipher = createDecipheriv("aes-256-gcm", key.key, Buffer.from(iv, "base64url"), { authTagLength: 16 }).setAAD(Buffer.from(field));
+    const decipher = createDecipheriv("aes-256-gcm", key.key, Buffer.from(iv, "base64url"), {
+      authTagLength: 16,
+    }).setAAD(Buffer.from(field));
     decipher.setAuthTag(authTag);
     return Buffer.concat([decipher.update(Buffer.from(ciphertext, "base64url")), decipher.final()]).toString("utf8");
   } catch {

@@ -1,9 +1,11 @@
-import { json, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
+import { data, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
 import { Form, Link, useLoaderData } from "@remix-run/react";
 import { displayName, getSignedInSession } from "~/auth/auth.server.ts";
 import { readSignedOutNotice, type SignedOutNotice } from "~/auth/signed-out-notice.server.ts";
 import { getEnv } from "~/platform/env.server.ts";
 import { answerErrors } from "~/web/http-errors.server.ts";
+
+export { headers } from "~/web/error-headers.ts";
 
 export const meta: MetaFunction = () => [{ title: "remix-redis-oidc" }];
 
@@ -11,7 +13,7 @@ export const loader = answerErrors(async ({ request }: LoaderFunctionArgs) => {
   const session = await getSignedInSession(request);
   const { notice, setCookie } = session ? { notice: null, setCookie: undefined } : await readSignedOutNotice(request);
   const user = session?.get("user");
-  return json(
+  return data(
     {
       name: user ? displayName(user) : null,
       notice,

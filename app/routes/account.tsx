@@ -1,9 +1,11 @@
-import { json, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
+import { type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
 import { Form, useLoaderData } from "@remix-run/react";
 import { decodeJwt } from "jose";
 import { displayName, requireSignedInSession } from "~/auth/auth.server.ts";
 import { sessionToken } from "~/session/session-tokens.server.ts";
 import { answerErrors } from "~/web/http-errors.server.ts";
+
+export { headers } from "~/web/error-headers.ts";
 
 export const meta: MetaFunction = () => [{ title: "Your session · remix-redis-oidc" }];
 
@@ -13,14 +15,16 @@ const byteLength = (s: string | null | undefined) => (s ? new TextEncoder().enco
 export const loader = answerErrors(async ({ request }: LoaderFunctionArgs) => {
   const session = await requireSignedInSession(request);
   const { idToken: _i, accessToken: _a, refreshToken: _r, user, flows: _flows, ...times } = session.data;
-  const [idToken, accessToken, refreshToken] = (["idToken", "accessToken", "refreshToken"] as const).map((f) => sessionToken(session, f));
+  const [idToken, accessToken, refreshToken] = (["idToken", "accessToken", "refreshToken"] as const).map((f) =>
+    sessionToken(session, f),
+  );
   // The ID token was validated at sign-in and is stored server-side: decoding it here is enough.
   const claims: Record<string, unknown> = idToken ? decodeJwt(idToken) : {};
   const groups = Array.isArray(claims.groups) ? claims.groups.map(String) : [];
   const shownClaims = Object.entries(claims)
     .filter(([name]) => name !== "groups")
     .map(([name, value]) => [name, typeof value === "string" ? value : JSON.stringify(value)] as const);
-  return json({
+  return {
     name: user ? displayName(user) : "",
     claims: shownClaims,
     groups,
@@ -33,7 +37,7 @@ export const loader = answerErrors(async ({ request }: LoaderFunctionArgs) => {
     },
     cookieHeaderBytes: byteLength(request.headers.get("Cookie")),
     recordBytes: byteLength(JSON.stringify(session.data)),
-  });
+  };
 });
 
 const time = (epochSeconds: number | undefined) => (epochSeconds ? new Date(epochSeconds * 1000).toISOString() : "—");
@@ -51,8 +55,9 @@ export default function Account() {
 
       <h2>What your browser sends</h2>
       <p>
-        The <code>Cookie</code> header of this request was <strong data-testid="cookie-bytes">{data.cookieHeaderBytes}</strong> bytes. The
-        session record in Redis is <strong data-testid="record-bytes">{data.recordBytes}</strong> bytes and never leaves the server.
+        The <code>Cookie</code> header of this request was{" "}
+        <strong data-testid="cookie-bytes">{data.cookieHeaderBytes}</strong> bytes. The session record in Redis is{" "}
+        <strong data-testid="record-bytes">{data.recordBytes}</strong> bytes and never leaves the server.
       </p>
 
       <h2>Tokens held for you on the server</h2>

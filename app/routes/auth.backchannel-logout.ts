@@ -10,7 +10,10 @@ import { logger } from "~/platform/logger.server.ts";
 import { answerErrors } from "~/web/http-errors.server.ts";
 
 export function loader() {
-  return Response.json({ error: "invalid_request", error_description: "POST a logout_token" }, { status: 405, headers: { Allow: "POST" } });
+  return Response.json(
+    { error: "invalid_request", error_description: "POST a logout_token" },
+    { status: 405, headers: { Allow: "POST" } },
+  );
 }
 
 export const action = answerErrors(async ({ request }: ActionFunctionArgs) => {

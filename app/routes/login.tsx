@@ -1,16 +1,18 @@
-import { json, redirect, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
+import { redirect, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
 import { Form, useLoaderData, useRouteError } from "@remix-run/react";
 import { getSignedInSession, returnPath, startSignIn } from "~/auth/auth.server.ts";
 import { getEnv } from "~/platform/env.server.ts";
 import { answerErrors } from "~/web/http-errors.server.ts";
 import { errorNotice } from "~/web/error-notice.ts";
 
+export { headers } from "~/web/error-headers.ts";
+
 export const meta: MetaFunction = () => [{ title: "Sign in · remix-redis-oidc" }];
 
 export const loader = answerErrors(async ({ request }: LoaderFunctionArgs) => {
   const returnTo = returnPath(request);
   if (await getSignedInSession(request)) throw redirect(returnTo);
-  return json({ returnTo, provider: getEnv().oidc.issuer.host });
+  return { returnTo, provider: getEnv().oidc.issuer.host };
 });
 
 /** POST: start the authorization code flow (the strategy throws the redirect to the provider). */

@@ -1,14 +1,16 @@
-import { json, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
+import { type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
 import { Form, Link, useActionData, useLoaderData } from "@remix-run/react";
 import { useEffect, useRef } from "react";
 import { getSignedInSession, logout } from "~/auth/auth.server.ts";
 import { answerErrors } from "~/web/http-errors.server.ts";
 
+export { headers } from "~/web/error-headers.ts";
+
 export const meta: MetaFunction = () => [{ title: "Sign out · remix-redis-oidc" }];
 
 /** GET changes nothing: it only asks. */
 export const loader = answerErrors(async ({ request }: LoaderFunctionArgs) => {
-  return json({ signedIn: Boolean(await getSignedInSession(request)) });
+  return { signedIn: Boolean(await getSignedInSession(request)) };
 });
 
 /** POST signs out here and at the provider. */
@@ -39,7 +41,11 @@ export default function Logout() {
   return (
     <>
       <h1>Sign out?</h1>
-      {signedIn ? <p>This ends your session in this app and at your OpenID provider.</p> : <p>You are not signed in.</p>}
+      {signedIn ? (
+        <p>This ends your session in this app and at your OpenID provider.</p>
+      ) : (
+        <p>You are not signed in.</p>
+      )}
       <Form method="post" reloadDocument>
         <button type="submit">Sign out</button> <Link to="/">Cancel</Link>
       </Form>

@@ -1,8 +1,10 @@
-import { json, redirect, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
+import { data, redirect, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
 import { Form, useLoaderData } from "@remix-run/react";
 import { logout, requireSignedInSession } from "~/auth/auth.server.ts";
 import { endOtherSessions, listUserSessions } from "~/session/user-sessions.server.ts";
 import { answerErrors } from "~/web/http-errors.server.ts";
+
+export { headers } from "~/web/error-headers.ts";
 
 export const meta: MetaFunction = () => [{ title: "Your sessions · remix-redis-oidc" }];
 
@@ -10,7 +12,7 @@ export const meta: MetaFunction = () => [{ title: "Your sessions · remix-redis-
 export const loader = answerErrors(async ({ request }: LoaderFunctionArgs) => {
   const session = await requireSignedInSession(request);
   const ended = new URL(request.url).searchParams.get("ended");
-  return json({ sessions: await listUserSessions(session), ended: ended ? Number(ended) : null });
+  return { sessions: await listUserSessions(session), ended: ended ? Number(ended) : null };
 });
 
 /** POST: end one other session, all others, or everywhere (this one too, at the provider as well). */
@@ -26,10 +28,11 @@ export const action = answerErrors(async ({ request }: ActionFunctionArgs) => {
   if (intent === "end" && typeof form.get("handle") === "string") {
     return redirect(`/sessions?ended=${await endOtherSessions(session, { handle: String(form.get("handle")) })}`);
   }
-  throw json({ message: "Unknown request." }, { status: 400 });
+  throw data({ message: "Unknown request." }, { status: 400 });
 });
 
-const time = (epochSeconds: number | null) => (epochSeconds ? new Date(epochSeconds * 1000).toISOString().replace("T", " ").slice(0, 19) + " UTC" : "—");
+const time = (epochSeconds: number | null) =>
+  epochSeconds ? new Date(epochSeconds * 1000).toISOString().replace("T", " ").slice(0, 19) + " UTC" : "—";
 
 export default function Sessions() {
   const { sessions, ended } = useLoaderData<typeof loader>();
@@ -38,7 +41,8 @@ export default function Sessions() {
       <h1>Your sessions</h1>
       {ended !== null ? (
         <p className="notice" role="status">
-          Ended {ended} session{ended === 1 ? "" : "s"}. {ended ? "Those browsers are signed out at their next request." : ""}
+          Ended {ended} session{ended === 1 ? "" : "s"}.{" "}
+          {ended ? "Those browsers are signed out at their next request." : ""}
         </p>
       ) : null}
       <table data-testid="sessions">

@@ -194,14 +194,21 @@ export class RedisSessionStore<Data extends Indexed> {
     await this.redis((r) =>
       Promise.all(
         this.indexKeys(data).map((key) =>
-          r.multi().zadd(key, expiresAt, id).zremrangebyscore(key, "-inf", epochSeconds()).expire(key, this.maxAge).exec(),
+          r
+            .multi()
+            .zadd(key, expiresAt, id)
+            .zremrangebyscore(key, "-inf", epochSeconds())
+            .expire(key, this.maxAge)
+            .exec(),
         ),
       ),
     );
   }
 
   private async removeFromIndexes(sessions: ReadonlyArray<{ id: string; data: Data }>) {
-    await this.redis((r) => Promise.all(sessions.flatMap(({ id, data }) => this.indexKeys(data).map((key) => r.zrem(key, id)))));
+    await this.redis((r) =>
+      Promise.all(sessions.flatMap(({ id, data }) => this.indexKeys(data).map((key) => r.zrem(key, id)))),
+    );
   }
 }
 

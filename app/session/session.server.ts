@@ -27,7 +27,13 @@ function cookieName(base: string) {
 
 function cookieOptions() {
   const env = getEnv();
-  return { httpOnly: true, sameSite: "lax" as const, secure: env.appUrl.protocol === "https:", path: "/", secrets: env.sessionSecrets };
+  return {
+    httpOnly: true,
+    sameSite: "lax" as const,
+    secure: env.appUrl.protocol === "https:",
+    path: "/",
+    secrets: env.sessionSecrets,
+  };
 }
 
 interface Sessions {
@@ -41,7 +47,8 @@ const sessions = (): Sessions =>
   remember("rro:sessions", () => {
     const env = getEnv();
     const cookie = createCookie(cookieName("rro_sid"), { ...cookieOptions(), maxAge: env.sessionMaxAge });
-    if (env.sessionStore === "cookie") return { cookie, storage: createCookieDesignStorage<SessionData>(cookie), store: undefined };
+    if (env.sessionStore === "cookie")
+      return { cookie, storage: createCookieDesignStorage<SessionData>(cookie), store: undefined };
     const store = new RedisSessionStore<SessionData>({
       redis: withRedis,
       prefix: env.redisKeyPrefix,

@@ -2,24 +2,36 @@
 export function describeUserAgent(userAgent: string | undefined): string {
   if (!userAgent) return "Unknown browser";
   const ua = userAgent;
-  const browser =
-    /Edg\//.test(ua) ? "Edge"
-    : /OPR\/|Opera/.test(ua) ? "Opera"
-    : /Firefox\//.test(ua) ? "Firefox"
-    : /HeadlessChrome\//.test(ua) ? "Headless Chrome"
-    : /Chrome\/|Chromium\//.test(ua) ? "Chrome"
-    : /Safari\//.test(ua) ? "Safari"
-    : /^curl\//.test(ua) ? "curl"
-    : /node|undici/i.test(ua) ? "Node.js"
-    : "Unknown browser";
-  const platform =
-    /Android/.test(ua) ? "Android"
-    : /iPhone|iPad|iPod/.test(ua) ? "iOS"
-    : /Windows/.test(ua) ? "Windows"
-    : /Mac OS X|Macintosh/.test(ua) ? "macOS"
-    : /CrOS/.test(ua) ? "ChromeOS"
-    : /Linux/.test(ua) ? "Linux"
-    : undefined;
+  const browser = /Edg\//.test(ua)
+    ? "Edge"
+    : /OPR\/|Opera/.test(ua)
+      ? "Opera"
+      : /Firefox\//.test(ua)
+        ? "Firefox"
+        : /HeadlessChrome\//.test(ua)
+          ? "Headless Chrome"
+          : /Chrome\/|Chromium\//.test(ua)
+            ? "Chrome"
+            : /Safari\//.test(ua)
+              ? "Safari"
+              : /^curl\//.test(ua)
+                ? "curl"
+                : /node|undici/i.test(ua)
+                  ? "Node.js"
+                  : "Unknown browser";
+  const platform = /Android/.test(ua)
+    ? "Android"
+    : /iPhone|iPad|iPod/.test(ua)
+      ? "iOS"
+      : /Windows/.test(ua)
+        ? "Windows"
+        : /Mac OS X|Macintosh/.test(ua)
+          ? "macOS"
+          : /CrOS/.test(ua)
+            ? "ChromeOS"
+            : /Linux/.test(ua)
+              ? "Linux"
+              : undefined;
   return platform ? `${browser} on ${platform}` : browser;
 }
 

@@ -27,7 +27,10 @@ describe("answerErrors", () => {
     const response = (await outcome(new RedisUnavailableError(new Error("connect ECONNREFUSED")))) as Response;
     expect(response.status).toBe(503);
     expect(response.headers.get("Retry-After")).toBe("5");
-    expect(await response.json()).toEqual({ code: "redis_unavailable", message: expect.stringContaining("Nothing was changed") });
+    expect(await response.json()).toEqual({
+      code: "redis_unavailable",
+      message: expect.stringContaining("Nothing was changed"),
+    });
   });
 
   it("gives each sign-in error code its status", async () => {
@@ -55,7 +58,9 @@ describe("answerErrors", () => {
   });
 
   it("rethrows what it does not know (a Redis reply that is a bug, any other error) for Remix to log as a 500", async () => {
-    const commandError = new RedisCommandError(new Error("WRONGTYPE Operation against a key holding the wrong kind of value"));
+    const commandError = new RedisCommandError(
+      new Error("WRONGTYPE Operation against a key holding the wrong kind of value"),
+    );
     expect(await outcome(commandError)).toBe(commandError);
     const bug = new Error("bug");
     expect(await outcome(bug)).toBe(bug);

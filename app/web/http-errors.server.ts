@@ -74,7 +74,12 @@ export function answerFor(error: unknown): Answer | undefined {
   }
   if (error instanceof ProviderUnavailableError) {
     logger.error({ err: error }, `[oidc] ${error.message}`);
-    return { status: 503, code: error.code, message: "The sign-in provider cannot be reached right now. Please try again in a minute.", retryAfter: RETRY_AFTER };
+    return {
+      status: 503,
+      code: error.code,
+      message: "The sign-in provider cannot be reached right now. Please try again in a minute.",
+      retryAfter: RETRY_AFTER,
+    };
   }
   return undefined;
 }

@@ -29,7 +29,8 @@ async function redisCheck(): Promise<"ok" | string> {
 const lastProviderCheck = remember("rro:provider-check", () => ({ at: 0, result: "" as "ok" | string }));
 
 async function providerCheck(): Promise<"ok" | string> {
-  if (lastProviderCheck.result && Date.now() - lastProviderCheck.at < PROVIDER_CHECK_TTL_MS) return lastProviderCheck.result;
+  if (lastProviderCheck.result && Date.now() - lastProviderCheck.at < PROVIDER_CHECK_TTL_MS)
+    return lastProviderCheck.result;
   const result = await fetchDiscoveryCheck();
   Object.assign(lastProviderCheck, { at: Date.now(), result });
   return result;

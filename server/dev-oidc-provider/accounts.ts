@@ -34,15 +34,7 @@ interface UserRecord {
 export const MAX_GENERATED_GROUPS = 1000;
 
 const REGIONS = ["emea", "amer", "apac", "latam"] as const;
-const DEPARTMENTS = [
-  "engineering",
-  "finance",
-  "operations",
-  "research",
-  "marketing",
-  "sales",
-  "legal",
-] as const;
+const DEPARTMENTS = ["engineering", "finance", "operations", "research", "marketing", "sales", "legal"] as const;
 const UNITS = [
   "platform",
   "payments",
@@ -71,15 +63,7 @@ function pick<T>(list: readonly T[], index: number): T {
  */
 function enterpriseGroup(i: number): string {
   const team = `team-${String(i).padStart(3, "0")}`;
-  return [
-    "",
-    "acme-corp",
-    pick(REGIONS, i),
-    pick(DEPARTMENTS, i),
-    pick(UNITS, i),
-    team,
-    pick(ROLES, i),
-  ].join("/");
+  return ["", "acme-corp", pick(REGIONS, i), pick(DEPARTMENTS, i), pick(UNITS, i), team, pick(ROLES, i)].join("/");
 }
 
 /** The first `count` enterprise group names (deterministic). */

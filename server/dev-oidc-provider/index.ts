@@ -100,7 +100,14 @@ export async function startDevProvider(options: DevProviderOptions): Promise<Dev
   const issuer = options.issuer ?? `http://${HOST}:${address.port}`;
 
   try {
-    const provider = createProvider({ issuer, client: options.client, log, rpInitiatedLogout: options.rpInitiatedLogout, httpPostMethods: options.httpPostMethods, signingKey: options.signingKey });
+    const provider = createProvider({
+      issuer,
+      client: options.client,
+      log,
+      rpInitiatedLogout: options.rpInitiatedLogout,
+      httpPostMethods: options.httpPostMethods,
+      signingKey: options.signingKey,
+    });
 
     const app = express();
     app.disable("x-powered-by");

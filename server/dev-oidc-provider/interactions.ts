@@ -173,7 +173,8 @@ export function interactionRouter(provider: Provider, log: (line: string) => voi
           400,
           errorPage({
             title: "Sign-in error",
-            message: "This sign-in request is not waiting for a password. Go back to the application and sign in again.",
+            message:
+              "This sign-in request is not waiting for a password. Go back to the application and sign in again.",
           }),
         );
         return;

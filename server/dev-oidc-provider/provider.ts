@@ -12,13 +12,7 @@
  */
 import { generateKeyPairSync, randomBytes, randomUUID } from "node:crypto";
 import Provider, { errors } from "oidc-provider";
-import type {
-  Configuration,
-  ErrorOut,
-  Grant,
-  JWK,
-  KoaContextWithOIDC,
-} from "oidc-provider";
+import type { Configuration, ErrorOut, Grant, JWK, KoaContextWithOIDC } from "oidc-provider";
 import { findAccount } from "./accounts.ts";
 import { createMemoryAdapter } from "./memory-adapter.ts";
 import { errorPage, logoutPage, postLogoutSuccessPage } from "./views.ts";
@@ -131,7 +125,14 @@ const ERROR_EVENTS = [
   "pushed_authorization_request.error",
 ] as const;
 
-export function createProvider({ issuer, client, log, rpInitiatedLogout = true, httpPostMethods = false, signingKey }: CreateProviderOptions): Provider {
+export function createProvider({
+  issuer,
+  client,
+  log,
+  rpInitiatedLogout = true,
+  httpPostMethods = false,
+  signingKey,
+}: CreateProviderOptions): Provider {
   const configuration: Configuration = {
     clients: [
       {

@@ -65,9 +65,7 @@ export interface LoginPageInput {
 
 export function loginPage(input: LoginPageInput): string {
   const uid = encodeURIComponent(input.uid);
-  const error = input.error
-    ? `<p class="error" role="alert">${escapeHtml(input.error)}</p>`
-    : "";
+  const error = input.error ? `<p class="error" role="alert">${escapeHtml(input.error)}</p>` : "";
   const client = input.clientName
     ? `<p class="sub">to continue to <strong>${escapeHtml(input.clientName)}</strong></p>`
     : `<p class="sub">Development provider</p>`;

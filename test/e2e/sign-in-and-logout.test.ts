@@ -20,17 +20,25 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-const shot = (page: Page, name: string) => page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true });
+const shot = (page: Page, name: string) =>
+  page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true });
 
 it("signs in, signs out at the app and the provider, and must log in again", async () => {
   const context = await browser.newContext();
   const page = await context.newPage();
   const failures: string[] = [];
   // (Chromium fetches /favicon.ico on its own schedule; the provider has none.)
-  page.on("response", (r) => r.status() >= 400 && !r.url().endsWith("/favicon.ico") && failures.push(`${r.status()} ${r.url()}`));
+  page.on(
+    "response",
+    (r) => r.status() >= 400 && !r.url().endsWith("/favicon.ico") && failures.push(`${r.status()} ${r.url()}`),
+  );
   page.on("pageerror", (e) => failures.push(`page error: ${e.message}`));
   // A script or form blocked by the Content-Security-Policy shows up as a console error.
-  page.on("console", (m) => m.type() === "error" && /Content Security Policy|Refused to/.test(m.text()) && failures.push(`CSP: ${m.text()}`));
+  page.on(
+    "console",
+    (m) =>
+      m.type() === "error" && /Content Security Policy|Refused to/.test(m.text()) && failures.push(`CSP: ${m.text()}`),
+  );
 
   await page.goto(`${stack.app.url}/account`);
   expect(new URL(page.url()).pathname).toBe("/login");

@@ -60,7 +60,11 @@ it("lists and ends a person's other sessions across slots", async () => {
     form: { intent: "end-others" },
   });
   expect(ended.headers.get("Location")).toBe("/sessions?ended=2");
-  expect([(await account(b.browser)).status, (await account(c.browser)).status, (await account(a.browser)).status]).toEqual([302, 302, 200]);
+  expect([
+    (await account(b.browser)).status,
+    (await account(c.browser)).status,
+    (await account(a.browser)).status,
+  ]).toEqual([302, 302, 200]);
 });
 
 it("a logout on the provider's own page ends the session through a back-channel logout", async () => {
@@ -79,7 +83,10 @@ it("survives a primary crashing: its replica takes over and nobody is signed out
   await until("the replica to hold the session", async () => {
     for (const node of replicas) {
       if (/master_port:(\d+)/.exec(await replicationInfo(node.port))?.[1] !== String(primary.port)) continue;
-      return /master_repl_offset:(\d+)/.exec(await replicationInfo(node.port))?.[1] === /master_repl_offset:(\d+)/.exec(await replicationInfo(primary.port))?.[1];
+      return (
+        /master_repl_offset:(\d+)/.exec(await replicationInfo(node.port))?.[1] ===
+        /master_repl_offset:(\d+)/.exec(await replicationInfo(primary.port))?.[1]
+      );
     }
     return false;
   });

@@ -15,7 +15,11 @@ let stack: Stack;
 beforeAll(async () => {
   sentinel = await startRedisSentinel();
   stack = await startStack({
-    appEnv: { REDIS_URL: "redis://127.0.0.1/2", REDIS_SENTINELS: sentinel.sentinelList, REDIS_SENTINEL_MASTER: sentinel.master },
+    appEnv: {
+      REDIS_URL: "redis://127.0.0.1/2",
+      REDIS_SENTINELS: sentinel.sentinelList,
+      REDIS_SENTINEL_MASTER: sentinel.master,
+    },
   });
 }, 90_000);
 afterAll(async () => {
@@ -29,7 +33,8 @@ async function signedIn(username: string) {
   return { browser, key: sessionKey(browser.cookie(stack.app.url, SESSION_COOKIE)!) };
 }
 const accountStatus = async (browser: Browser) => (await browser.request(`${stack.app.url}/account`)).status;
-const offset = async (port: number) => /(?:master_repl_offset|slave_repl_offset):(\d+)/.exec(await replicationInfo(port))?.[1];
+const offset = async (port: number) =>
+  /(?:master_repl_offset|slave_repl_offset):(\d+)/.exec(await replicationInfo(port))?.[1];
 
 it("keeps sessions on the primary the Sentinels name, in the database REDIS_URL names", async () => {
   const { key } = await signedIn("groups-1");
@@ -46,14 +51,25 @@ it("keeps sessions on the primary the Sentinels name, in the database REDIS_URL 
 
 it("follows a failover: the promoted replica serves every session, and writes go to it", async () => {
   const people = await Promise.all(["alice", "groups-2", "groups-3"].map(signedIn));
-  await until("the replica to catch up", async () => (await offset(sentinel.replica.port)) === (await offset(sentinel.primary.port)));
+  await until(
+    "the replica to catch up",
+    async () => (await offset(sentinel.replica.port)) === (await offset(sentinel.primary.port)),
+  );
 
   await sentinel.primary.crash();
   const crashed = Date.now();
   expect([200, 503]).toContain(await accountStatus(people[0]!.browser)); // 503 until the failover: never a sign-out
-  await until("a Sentinel to promote the replica", async () => (await sentinel.primaryPort()) === sentinel.replica.port, 30_000);
+  await until(
+    "a Sentinel to promote the replica",
+    async () => (await sentinel.primaryPort()) === sentinel.replica.port,
+    30_000,
+  );
   const promoted = Date.now();
-  await until("the app to reach the new primary", async () => (await accountStatus(people[0]!.browser)) === 200, 15_000);
+  await until(
+    "the app to reach the new primary",
+    async () => (await accountStatus(people[0]!.browser)) === 200,
+    15_000,
+  );
   console.log(
     `[sentinel] failover: promoted ${promoted - crashed} ms after the crash; app served sessions again ${Date.now() - promoted} ms later`,
   );

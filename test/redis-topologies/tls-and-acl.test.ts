@@ -53,7 +53,11 @@ it("refuses a server whose certificate it cannot verify, and says which dependen
   const ready = await fetch(`${stack.app.url}/readyz`);
   expect(ready.status).toBe(503);
   expect(await ready.text()).toMatch(/redis/i);
-  const signInPage = await fetch(`${stack.app.url}/login?returnTo=/account`, { method: "POST", headers: { Origin: stack.app.url }, redirect: "manual" });
+  const signInPage = await fetch(`${stack.app.url}/login?returnTo=/account`, {
+    method: "POST",
+    headers: { Origin: stack.app.url },
+    redirect: "manual",
+  });
   expect(signInPage.status).toBe(503);
   expect(stack.app.output()).toMatch(/certificate/i);
   expect(stack.app.output()).not.toContain(redis.password);

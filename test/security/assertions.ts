@@ -41,14 +41,19 @@ export async function snapshot(target: Target): Promise<Snapshot> {
   const keys = await scan(redis, "rro:*");
   const sessionKeys = keys.filter((k) => k.startsWith("rro:sess:"));
   const values = sessionKeys.length > 0 ? await redis.mget(sessionKeys) : [];
-  return { outputAt: target.app.output().length, keys, sessions: new Map(sessionKeys.map((k, i) => [k, values[i] ?? null])) };
+  return {
+    outputAt: target.app.output().length,
+    keys,
+    sessions: new Map(sessionKeys.map((k, i) => [k, values[i] ?? null])),
+  };
 }
 
 /** No key created or deleted, and every session record byte for byte as it was. */
 export async function expectRedisUnchanged(target: Target, before: Snapshot) {
   const after = await snapshot(target);
   expect(after.keys, "keys created or deleted").toEqual(before.keys);
-  for (const [key, value] of before.sessions) expect(after.sessions.get(key), `session record ${key} changed`).toBe(value);
+  for (const [key, value] of before.sessions)
+    expect(after.sessions.get(key), `session record ${key} changed`).toBe(value);
 }
 
 const STACK_TRACE = [
@@ -76,7 +81,8 @@ export function secretsOf(more: Array<string | undefined> = []): string[] {
 }
 
 export function expectNoSecret(text: string, secrets: string[], label = "answer") {
-  for (const secret of secrets) expect(text.includes(secret), `${label} contains the secret ${secret.slice(0, 12)}…`).toBe(false);
+  for (const secret of secrets)
+    expect(text.includes(secret), `${label} contains the secret ${secret.slice(0, 12)}…`).toBe(false);
 }
 
 /**
@@ -85,7 +91,12 @@ export function expectNoSecret(text: string, secrets: string[], label = "answer"
  * trace printed since the snapshot (an error path nobody handled), and the
  * app still running.
  */
-export async function expectHarmless(target: Target, before: Snapshot, bodies: string | string[], more: Array<string | undefined> = []) {
+export async function expectHarmless(
+  target: Target,
+  before: Snapshot,
+  bodies: string | string[],
+  more: Array<string | undefined> = [],
+) {
   await expectRedisUnchanged(target, before);
   const secrets = secretsOf(more);
   for (const body of [bodies].flat()) {

@@ -9,7 +9,10 @@ import { startSignIn } from "../support/flows.ts";
 export async function realCallbackUrl(browser: Browser, appUrl: string, returnTo = "/account"): Promise<URL> {
   const loginForm = await startSignIn(browser, appUrl, returnTo);
   let url = new URL(formAction(loginForm.html, /<form[^>]*\/login"[^>]*>/)!, loginForm.url).href;
-  let response = await browser.request(url, { method: "POST", form: { username: "alice", password: "alice-password" } });
+  let response = await browser.request(url, {
+    method: "POST",
+    form: { username: "alice", password: "alice-password" },
+  });
   for (let hop = 0; hop < 10; hop++) {
     const location = response.headers.get("Location");
     await response.body?.cancel();

@@ -33,7 +33,9 @@ function expectSignInFailed(page: Page, status: number, code: string) {
 
 /** The state of the flow this browser started (read from its pre-sign-in record). */
 async function flowState(browser: Browser) {
-  const record = JSON.parse((await stack.redis.client.get(sessionKey(browser.cookie(stack.app.url, SESSION_COOKIE)!)))!);
+  const record = JSON.parse(
+    (await stack.redis.client.get(sessionKey(browser.cookie(stack.app.url, SESSION_COOKIE)!)))!,
+  );
   return Object.keys(record.flows)[0]!;
 }
 
@@ -50,7 +52,9 @@ describe("state", () => {
     const browser = new Browser();
     const loginForm = await startSignIn(browser, stack.app.url);
     const before = await snapshot(stack);
-    const forged = await browser.navigate(`${stack.app.url}/auth/callback?code=abc&state=forged&iss=${encodeURIComponent(stack.provider.issuer)}`);
+    const forged = await browser.navigate(
+      `${stack.app.url}/auth/callback?code=abc&state=forged&iss=${encodeURIComponent(stack.provider.issuer)}`,
+    );
     expectSignInFailed(forged, 400, "unknown_state");
     await expectHarmless(stack, before, forged.html, [browser.cookie(stack.app.url, SESSION_COOKIE)]);
     const landed = await submitLogin(browser, loginForm, "alice", "alice-password");
@@ -87,7 +91,9 @@ describe("code", () => {
     await startSignIn(browser, stack.app.url);
     const state = await flowState(browser);
     const before = await snapshot(stack);
-    const page = await browser.navigate(`${stack.app.url}/auth/callback?${new URLSearchParams({ state, iss: stack.provider.issuer })}`);
+    const page = await browser.navigate(
+      `${stack.app.url}/auth/callback?${new URLSearchParams({ state, iss: stack.provider.issuer })}`,
+    );
     expectSignInFailed(page, 400, "invalid_response");
     expect(page.html).toContain("no authorization code");
     await expectHarmless(stack, before, page.html);
@@ -100,7 +106,9 @@ describe("code", () => {
     const preRecord = await stack.redis.client.get(sessionKey(preCookie));
     const landed = await submitLogin(browser, loginForm, "alice", "alice-password");
     const callbackUrl = landed.hops.find((h) => h.url.includes("/auth/callback"))!.url;
-    const signedIn = JSON.parse((await stack.redis.client.get(sessionKey(browser.cookie(stack.app.url, SESSION_COOKIE)!)))!);
+    const signedIn = JSON.parse(
+      (await stack.redis.client.get(sessionKey(browser.cookie(stack.app.url, SESSION_COOKIE)!)))!,
+    );
 
     // An attacker who got the pre-sign-in record back (so the flow is found): the used code reaches the provider.
     await stack.redis.client.set(sessionKey(preCookie), preRecord!, "EX", 600);
@@ -149,7 +157,9 @@ describe("provider errors", () => {
       expect(message, description).toContain("access_denied");
       expect(page.html, description).not.toContain(description);
       expect(page.html, description).not.toMatch(/<(img|svg|a href=javascript)/i);
-      expect(page.html.match(/<script\b/g)?.length, description).toBe(page.html.match(/<script\b[^>]*nonce="/g)?.length);
+      expect(page.html.match(/<script\b/g)?.length, description).toBe(
+        page.html.match(/<script\b[^>]*nonce="/g)?.length,
+      );
       pages.push(page.html);
     }
     expect(pages[0]).toContain("&lt;script&gt;alert(1)&lt;/script&gt;");

@@ -52,10 +52,13 @@ const ALPHABETS = [
 
 function generator(seed: number) {
   const random = prng(seed);
-  const pick = <T,>(items: readonly T[]) => items[Math.floor(random() * items.length)]!;
+  const pick = <T>(items: readonly T[]) => items[Math.floor(random() * items.length)]!;
   const text = (max: number) => {
     const alphabet = pick(ALPHABETS);
-    return Array.from({ length: Math.floor(random() * max) }, () => alphabet[Math.floor(random() * alphabet.length)]).join("");
+    return Array.from(
+      { length: Math.floor(random() * max) },
+      () => alphabet[Math.floor(random() * alphabet.length)],
+    ).join("");
   };
   /** Random text, or the valid cookie with a random edit: the inputs a parser is most likely to trip on. */
   const cookieValue = () => {
@@ -104,7 +107,10 @@ it(`${COOKIES} random session cookies never cause a 500 or a session (seed ${SEE
   const secrets = secretsOf([validCookie]);
   const before = await snapshot(stack);
   const statuses = await inBatches(cookies, 50, async (value) => {
-    const response = await fetch(`${stack.app.url}/account`, { headers: { Cookie: `${SESSION_COOKIE}=${value}` }, redirect: "manual" });
+    const response = await fetch(`${stack.app.url}/account`, {
+      headers: { Cookie: `${SESSION_COOKIE}=${value}` },
+      redirect: "manual",
+    });
     const body = await response.text();
     expectNoStackTrace(body);
     if (response.status !== 200) expectNoSecret(body, secrets);
@@ -125,7 +131,9 @@ it(`${CALLBACKS} random callback query strings never cause a 500 or a session (s
   const preSignIn = browser.cookie(stack.app.url, SESSION_COOKIE)!;
   const record = JSON.parse((await stack.redis.client.get(sessionKey(preSignIn)))!);
   const flow = { state: Object.keys(record.flows)[0]!, issuer: stack.provider.issuer };
-  const inputs = Array.from({ length: CALLBACKS }, () => (random() < 0.5 ? { search: query(flow), cookie: preSignIn } : { search: query() }));
+  const inputs = Array.from({ length: CALLBACKS }, () =>
+    random() < 0.5 ? { search: query(flow), cookie: preSignIn } : { search: query() },
+  );
   const secrets = secretsOf([preSignIn, validCookie]);
 
   const before = await snapshot(stack);
@@ -137,13 +145,22 @@ it(`${CALLBACKS} random callback query strings never cause a 500 or a session (s
     const body = await response.text();
     expectNoStackTrace(body);
     expectNoSecret(body, secrets);
-    return { status: response.status, code: /data-code="([a-z_]+)"/.exec(body)?.[1], setCookie: response.headers.has("Set-Cookie") };
+    return {
+      status: response.status,
+      code: /data-code="([a-z_]+)"/.exec(body)?.[1],
+      setCookie: response.headers.has("Set-Cookie"),
+    };
   });
   const unexpected = inputs.filter((_, i) => answers[i]!.status !== 400 || answers[i]!.setCookie);
   expect(unexpected.slice(0, 5)).toEqual([]);
   const codes = new Set(answers.map((a) => a.code));
   // Every refusal is a sign-in error the app knows; the real state's inputs reached the checks behind it.
-  expect([...codes].filter((c) => !["missing_state", "unknown_state", "provider_error", "invalid_response", "token_exchange_failed"].includes(c!))).toEqual([]);
+  expect(
+    [...codes].filter(
+      (c) =>
+        !["missing_state", "unknown_state", "provider_error", "invalid_response", "token_exchange_failed"].includes(c!),
+    ),
+  ).toEqual([]);
   expect(codes).toContain("invalid_response");
   expect(codes).toContain("provider_error");
   expect(codes).toContain("token_exchange_failed");

@@ -36,7 +36,12 @@ beforeAll(async () => {
   provider = await startDevProvider({
     port: providerPort,
     issuer: `http://127.0.0.1:${proxyPort}`,
-    client: { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUris: [`${appUrl}/auth/callback`], postLogoutRedirectUris: [`${appUrl}/`] },
+    client: {
+      clientId: CLIENT_ID,
+      clientSecret: CLIENT_SECRET,
+      redirectUris: [`${appUrl}/auth/callback`],
+      postLogoutRedirectUris: [`${appUrl}/`],
+    },
     signingKey: { ...(providerKey.export({ format: "jwk" }) as JWK), kid: KID, use: "sig", alg: "RS256" },
     log: () => {},
   });
@@ -149,11 +154,17 @@ describe("signature", () => {
 
 describe("claims, validly signed by the provider's key", () => {
   it("refuses a wrong aud", async () => {
-    await expectRefused(await signInWithIdToken(resigned((c) => (c.aud = "another-client"))), "unexpected JWT &quot;aud&quot; (audience) claim value");
+    await expectRefused(
+      await signInWithIdToken(resigned((c) => (c.aud = "another-client"))),
+      "unexpected JWT &quot;aud&quot; (audience) claim value",
+    );
   });
 
   it("refuses a wrong iss", async () => {
-    await expectRefused(await signInWithIdToken(resigned((c) => (c.iss = "https://evil.example"))), "unexpected JWT &quot;iss&quot; (issuer) claim value");
+    await expectRefused(
+      await signInWithIdToken(resigned((c) => (c.iss = "https://evil.example"))),
+      "unexpected JWT &quot;iss&quot; (issuer) claim value",
+    );
   });
 
   it("refuses an ID token that expired 2 minutes ago (beyond the 30 s clock tolerance)", async () => {
@@ -165,10 +176,16 @@ describe("claims, validly signed by the provider's key", () => {
   });
 
   it("refuses a wrong nonce", async () => {
-    await expectRefused(await signInWithIdToken(resigned((c) => (c.nonce = "a-nonce-from-another-sign-in"))), "unexpected ID Token &quot;nonce&quot; claim value");
+    await expectRefused(
+      await signInWithIdToken(resigned((c) => (c.nonce = "a-nonce-from-another-sign-in"))),
+      "unexpected ID Token &quot;nonce&quot; claim value",
+    );
   });
 
   it("refuses a missing nonce", async () => {
-    await expectRefused(await signInWithIdToken(resigned((c) => delete c.nonce)), "JWT &quot;nonce&quot; (nonce) claim missing");
+    await expectRefused(
+      await signInWithIdToken(resigned((c) => delete c.nonce)),
+      "JWT &quot;nonce&quot; (nonce) claim missing",
+    );
   });
 });

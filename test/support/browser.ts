@@ -65,7 +65,10 @@ export class Browser {
   }
 
   /** One request, no redirect following. */
-  async request(url: string, init: RequestInit & { form?: Record<string, string> } = {}): Promise<Response & { sentCookie: string }> {
+  async request(
+    url: string,
+    init: RequestInit & { form?: Record<string, string> } = {},
+  ): Promise<Response & { sentCookie: string }> {
     const headers = new Headers(init.headers);
     for (const [name, value] of Object.entries(this.headers)) if (!headers.has(name)) headers.set(name, value);
     if (this.userAgent && !headers.has("User-Agent")) headers.set("User-Agent", this.userAgent);
@@ -95,7 +98,13 @@ export class Browser {
       current = new URL(location, current).href;
       response = await this.request(current);
     }
-    return { url: current, status: response.status, html: await response.text(), hops, sentCookie: response.sentCookie };
+    return {
+      url: current,
+      status: response.status,
+      html: await response.text(),
+      hops,
+      sentCookie: response.sentCookie,
+    };
   }
 }
 

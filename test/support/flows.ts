@@ -12,7 +12,12 @@ export async function startSignIn(browser: Browser, appUrl: string, returnTo = "
 }
 
 /** Submits the provider's login form, following redirects (back to the app on success). */
-export async function submitLogin(browser: Browser, loginForm: Page, username: string, password: string): Promise<Page> {
+export async function submitLogin(
+  browser: Browser,
+  loginForm: Page,
+  username: string,
+  password: string,
+): Promise<Page> {
   const action = formAction(loginForm.html, /<form[^>]*\/login"[^>]*>/);
   if (!action) throw new Error(`no login form at ${loginForm.url}:\n${loginForm.html.slice(0, 500)}`);
   return browser.navigate(new URL(action, loginForm.url).href, { method: "POST", form: { username, password } });
@@ -23,9 +28,16 @@ export function isLoginForm(page: Page) {
 }
 
 /** The whole sign-in: app → provider login form → credentials → back on the app. */
-export async function signIn(browser: Browser, appUrl: string, username = "alice", password = `${username}-password`, returnTo = "/account") {
+export async function signIn(
+  browser: Browser,
+  appUrl: string,
+  username = "alice",
+  password = `${username}-password`,
+  returnTo = "/account",
+) {
   const loginForm = await startSignIn(browser, appUrl, returnTo);
-  if (!isLoginForm(loginForm)) throw new Error(`expected the provider's login form, got ${loginForm.status} at ${loginForm.url}`);
+  if (!isLoginForm(loginForm))
+    throw new Error(`expected the provider's login form, got ${loginForm.status} at ${loginForm.url}`);
   const landed = await submitLogin(browser, loginForm, username, password);
   return { loginForm, landed };
 }
@@ -39,7 +51,8 @@ export function postLogout(browser: Browser, appUrl: string, origin = appUrl) {
 export async function confirmProviderLogout(browser: Browser, endSessionPage: Page): Promise<Page> {
   const action = formAction(endSessionPage.html, /<form[^>]*id="op.logoutForm"[^>]*>/);
   const xsrf = inputValue(endSessionPage.html, "xsrf");
-  if (!action || !xsrf) throw new Error(`no logout form at ${endSessionPage.url}:\n${endSessionPage.html.slice(0, 800)}`);
+  if (!action || !xsrf)
+    throw new Error(`no logout form at ${endSessionPage.url}:\n${endSessionPage.html.slice(0, 800)}`);
   return browser.navigate(new URL(action, endSessionPage.url).href, { method: "POST", form: { xsrf, logout: "yes" } });
 }
 

@@ -11,7 +11,9 @@ import os from "node:os";
 import path from "node:path";
 
 export function nginxPath(): string {
-  const found = [process.env.NGINX_PATH, "/usr/sbin/nginx", "/usr/local/sbin/nginx", "/opt/homebrew/bin/nginx"].find((p): p is string => Boolean(p && existsSync(p)));
+  const found = [process.env.NGINX_PATH, "/usr/sbin/nginx", "/usr/local/sbin/nginx", "/opt/homebrew/bin/nginx"].find(
+    (p): p is string => Boolean(p && existsSync(p)),
+  );
   if (found) return found;
   const which = spawnSync("sh", ["-c", "command -v nginx"], { encoding: "utf8" }).stdout.trim();
   if (which) return which;
@@ -33,12 +35,19 @@ function upstreamBlock(ports: readonly number[]): string {
   return `upstream app {\n${ports.map((p) => `    server 127.0.0.1:${p} max_fails=1 fail_timeout=2s;`).join("\n")}\n    keepalive 16;\n  }`;
 }
 
-export async function startNginx(options: { port: number; upstreamPort: number | readonly number[]; buffers: NginxBuffers }) {
+export async function startNginx(options: {
+  port: number;
+  upstreamPort: number | readonly number[];
+  buffers: NginxBuffers;
+}) {
   const upstreamPorts = typeof options.upstreamPort === "number" ? [options.upstreamPort] : options.upstreamPort;
   if (upstreamPorts.length === 0) throw new Error("startNginx: at least one upstream port");
   const dir = mkdtempSync(path.join(os.tmpdir(), "rro-nginx-"));
   for (const sub of ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"]) mkdirSync(path.join(dir, sub));
-  const buffers = options.buffers === "seed-post-workaround" ? "proxy_buffers 8 16k;\n      proxy_buffer_size 32k;" : "# nginx defaults: proxy_buffer_size 4k|8k (one memory page), large_client_header_buffers 4 8k";
+  const buffers =
+    options.buffers === "seed-post-workaround"
+      ? "proxy_buffers 8 16k;\n      proxy_buffer_size 32k;"
+      : "# nginx defaults: proxy_buffer_size 4k|8k (one memory page), large_client_header_buffers 4 8k";
   writeFileSync(
     path.join(dir, "nginx.conf"),
     `daemon off;
@@ -69,7 +78,9 @@ http {
 }
 `,
   );
-  const child = spawn(nginxPath(), ["-p", dir, "-c", path.join(dir, "nginx.conf")], { stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(nginxPath(), ["-p", dir, "-c", path.join(dir, "nginx.conf")], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let output = "";
   child.stderr.on("data", (b: Buffer) => (output += b.toString()));
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));

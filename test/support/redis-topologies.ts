@@ -22,7 +22,11 @@ export interface RedisNode {
   stop(): Promise<void>;
 }
 
-export async function until<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 15_000): Promise<T> {
+export async function until<T>(
+  what: string,
+  check: () => Promise<T | undefined | false>,
+  timeoutMs = 15_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   for (;;) {
@@ -53,10 +57,14 @@ async function spawnRedis(args: string[], ready: RegExp, port: number): Promise<
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   const onExit = () => child.kill("SIGKILL");
   process.once("exit", onExit);
-  await until(`redis-server on port ${port} (${ready})`, async () => {
-    if (child.exitCode !== null) throw new Error(`redis-server exited:\n${output}`);
-    return ready.test(output);
-  }, 10_000);
+  await until(
+    `redis-server on port ${port} (${ready})`,
+    async () => {
+      if (child.exitCode !== null) throw new Error(`redis-server exited:\n${output}`);
+      return ready.test(output);
+    },
+    10_000,
+  );
   const end = async (signal: NodeJS.Signals) => {
     process.off("exit", onExit);
     if (child.exitCode === null && child.signalCode === null) child.kill(signal);
@@ -84,7 +92,13 @@ async function dataNode(parent: string, port: number, args: string[]): Promise<R
 
 /** A short-lived client to one node, closed after `work`. */
 async function withNode<T>(port: number, work: (redis: Redis) => Promise<T>) {
-  const redis = new Redis({ host: "127.0.0.1", port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  const redis = new Redis({
+    host: "127.0.0.1",
+    port,
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
   redis.on("error", () => {});
   try {
     await redis.connect();
@@ -125,7 +139,14 @@ export async function startRedisCluster(primaries = 3): Promise<TestCluster> {
   const nodes: RedisNode[] = [];
   for (let i = 0; i < primaries * 2; i++) {
     const [port, busPort] = [ports[2 * i]!, ports[2 * i + 1]!];
-    const clusterArgs = ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "1000"];
+    const clusterArgs = [
+      "--cluster-enabled",
+      "yes",
+      "--cluster-config-file",
+      "nodes.conf",
+      "--cluster-node-timeout",
+      "1000",
+    ];
     nodes.push(await dataNode(dir, port, [...clusterArgs, "--cluster-port", String(busPort)]));
   }
   const create = spawnSync(
@@ -136,7 +157,8 @@ export async function startRedisCluster(primaries = 3): Promise<TestCluster> {
   if (create.status !== 0) throw new Error(`redis-cli --cluster create failed:\n${create.stdout}\n${create.stderr}`);
 
   const slots = (node: RedisNode) => withNode(node.port, (r) => r.call("CLUSTER", "SLOTS") as Promise<SlotRange[]>);
-  const slotOf = (key: string) => withNode(liveNodes(nodes)[0]!.port, (r) => r.call("CLUSTER", "KEYSLOT", key) as Promise<number>);
+  const slotOf = (key: string) =>
+    withNode(liveNodes(nodes)[0]!.port, (r) => r.call("CLUSTER", "KEYSLOT", key) as Promise<number>);
   const healthy = async () => {
     for (const node of liveNodes(nodes)) {
       const info = await withNode(node.port, (r) => r.call("CLUSTER", "INFO") as Promise<string>);
@@ -160,10 +182,14 @@ export async function startRedisCluster(primaries = 3): Promise<TestCluster> {
     seeds: nodes.map((n) => `127.0.0.1:${n.port}`).join(","),
     primaryFor,
     async failedOver(key, from) {
-      return until(`a replica to take over from 127.0.0.1:${from.port}`, async () => {
-        const node = await primaryFor(key);
-        return node !== from && (await healthy()) && node;
-      }, 30_000);
+      return until(
+        `a replica to take over from 127.0.0.1:${from.port}`,
+        async () => {
+          const node = await primaryFor(key);
+          return node !== from && (await healthy()) && node;
+        },
+        30_000,
+      );
     },
     async keys() {
       const all: string[] = [];
@@ -203,8 +229,15 @@ export async function startRedisSentinel(master = "rro-primary"): Promise<TestSe
     const conf = path.join(dir, `sentinel-${port}.conf`); // Sentinel rewrites its config file: one each
     writeFileSync(
       conf,
-      [`port ${port}`, "bind 127.0.0.1", `dir ${dir}`, `sentinel monitor ${master} 127.0.0.1 ${primaryPort} 2`,
-        `sentinel down-after-milliseconds ${master} 1000`, `sentinel failover-timeout ${master} 5000`, ""].join("\n"),
+      [
+        `port ${port}`,
+        "bind 127.0.0.1",
+        `dir ${dir}`,
+        `sentinel monitor ${master} 127.0.0.1 ${primaryPort} 2`,
+        `sentinel down-after-milliseconds ${master} 1000`,
+        `sentinel failover-timeout ${master} 5000`,
+        "",
+      ].join("\n"),
     );
     sentinels.push(await spawnRedis([conf, "--sentinel"], /\+monitor master/, port));
   }
@@ -214,15 +247,19 @@ export async function startRedisSentinel(master = "rro-primary"): Promise<TestSe
       return Number(port);
     });
   // Failover needs every Sentinel to know the replica and the other Sentinels (they meet through the primary, every 2 s).
-  await until("the Sentinels to know the replica and each other", async () => {
-    for (const s of sentinels) {
-      const fields = await withNode(s.port, (r) => r.call("SENTINEL", "MASTER", master) as Promise<string[]>);
-      const get = (name: string) => fields[fields.indexOf(name) + 1];
-      if (get("num-slaves") !== "1" || get("num-other-sentinels") !== "2") return false;
-    }
-    const replication = await replicationInfo(replica.port);
-    return /master_link_status:up/.test(replication);
-  }, 30_000);
+  await until(
+    "the Sentinels to know the replica and each other",
+    async () => {
+      for (const s of sentinels) {
+        const fields = await withNode(s.port, (r) => r.call("SENTINEL", "MASTER", master) as Promise<string[]>);
+        const get = (name: string) => fields[fields.indexOf(name) + 1];
+        if (get("num-slaves") !== "1" || get("num-other-sentinels") !== "2") return false;
+      }
+      const replication = await replicationInfo(replica.port);
+      return /master_link_status:up/.test(replication);
+    },
+    30_000,
+  );
   return {
     primary,
     replica,
@@ -250,7 +287,10 @@ export interface TestTlsRedis {
 
 function openssl(args: string[], cwd: string) {
   const result = spawnSync("openssl", args, { cwd, encoding: "utf8" });
-  if (result.status !== 0) throw new Error(`openssl ${args.join(" ")} failed (is openssl installed? npm run setup installs it):\n${result.stderr}`);
+  if (result.status !== 0)
+    throw new Error(
+      `openssl ${args.join(" ")} failed (is openssl installed? npm run setup installs it):\n${result.stderr}`,
+    );
 }
 
 /**
@@ -259,20 +299,90 @@ function openssl(args: string[], cwd: string) {
  */
 export async function startTlsRedis(): Promise<TestTlsRedis> {
   const dir = tempDir("tls");
-  openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", "ca.key", "-out", "ca.crt",
-    "-days", "1", "-subj", "/CN=rro test CA"], dir);
-  openssl(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", "server.key", "-out", "server.csr",
-    "-subj", "/CN=127.0.0.1"], dir);
+  openssl(
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:prime256v1",
+      "-nodes",
+      "-keyout",
+      "ca.key",
+      "-out",
+      "ca.crt",
+      "-days",
+      "1",
+      "-subj",
+      "/CN=rro test CA",
+    ],
+    dir,
+  );
+  openssl(
+    [
+      "req",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:prime256v1",
+      "-nodes",
+      "-keyout",
+      "server.key",
+      "-out",
+      "server.csr",
+      "-subj",
+      "/CN=127.0.0.1",
+    ],
+    dir,
+  );
   writeFileSync(path.join(dir, "san.ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
-  openssl(["x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.crt", "-days", "1",
-    "-extfile", "san.ext"], dir);
+  openssl(
+    [
+      "x509",
+      "-req",
+      "-in",
+      "server.csr",
+      "-CA",
+      "ca.crt",
+      "-CAkey",
+      "ca.key",
+      "-CAcreateserial",
+      "-out",
+      "server.crt",
+      "-days",
+      "1",
+      "-extfile",
+      "san.ext",
+    ],
+    dir,
+  );
   const [port] = await freePorts(1);
   const [user, password] = ["rro-app", "acl-password-0123456789"];
   const file = (name: string) => path.join(dir, name);
   const node = await dataNode(dir, port!, [
-    "--port", "0", "--tls-port", String(port), "--tls-cert-file", file("server.crt"), "--tls-key-file", file("server.key"),
-    "--tls-ca-cert-file", file("ca.crt"), "--tls-auth-clients", "no",
-    "--user", "default", "off", "--user", user, "on", `>${password}`, "~rro:*", "+@all", "-@admin",
+    "--port",
+    "0",
+    "--tls-port",
+    String(port),
+    "--tls-cert-file",
+    file("server.crt"),
+    "--tls-key-file",
+    file("server.key"),
+    "--tls-ca-cert-file",
+    file("ca.crt"),
+    "--tls-auth-clients",
+    "no",
+    "--user",
+    "default",
+    "off",
+    "--user",
+    user,
+    "on",
+    `>${password}`,
+    "~rro:*",
+    "+@all",
+    "-@admin",
   ]);
   const caFile = path.join(dir, "ca.crt");
   return {
@@ -281,7 +391,15 @@ export async function startTlsRedis(): Promise<TestTlsRedis> {
     user,
     password,
     client(db) {
-      return new Redis({ host: "127.0.0.1", port, username: user, password, db, tls: { ca: readFileSync(caFile) }, maxRetriesPerRequest: 1 });
+      return new Redis({
+        host: "127.0.0.1",
+        port,
+        username: user,
+        password,
+        db,
+        tls: { ca: readFileSync(caFile) },
+        maxRetriesPerRequest: 1,
+      });
     },
     async stop() {
       await node.stop();

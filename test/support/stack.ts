@@ -64,12 +64,16 @@ export interface App {
   stop(): Promise<void>;
 }
 
-/** Starts the app (production mode) and waits until it listens, or rejects with its output. */
-export async function startApp(env: Record<string, string>, port?: number): Promise<App> {
+/** Starts the app (production mode) and waits until it listens, or rejects with its output. `cwd`: another copy of the project. */
+export async function startApp(
+  env: Record<string, string>,
+  port?: number,
+  cwd = path.resolve(import.meta.dirname, "../.."),
+): Promise<App> {
   const appPort = port ?? (await freePort());
   const url = `http://localhost:${appPort}`;
   const child = spawn(process.execPath, ["--import", "tsx", "server/index.ts"], {
-    cwd: path.resolve(import.meta.dirname, "../.."),
+    cwd,
     env: {
       PATH: process.env.PATH,
       HOME: process.env.HOME,
@@ -166,7 +170,10 @@ export async function startStack(
   const appUrl = `http://localhost:${options.publicPort ?? appPort}`;
   const provider = await startTestProvider(appUrl, options.providerOptions);
   const appEnv = typeof options.appEnv === "function" ? options.appEnv(provider) : options.appEnv;
-  const app = await startApp({ REDIS_URL: redis.url, OIDC_ISSUER: provider.issuer, APP_URL: appUrl, ...appEnv }, appPort);
+  const app = await startApp(
+    { REDIS_URL: redis.url, OIDC_ISSUER: provider.issuer, APP_URL: appUrl, ...appEnv },
+    appPort,
+  );
   return {
     app,
     redis,
