@@ -626,7 +626,7 @@ try {
     });
     figure("redis_outage.latency_p50_ms", percentile(latencies, 50), "ms", "time to the 503, median");
     figure("redis_outage.latency_p95_ms", percentile(latencies, 95), "ms", "time to the 503, 95th percentile");
-    // A request that arrives while the app's Redis client is in a reconnection attempt waits for that attempt (at most 1 s, see withRedis in app/utils/redis.server.ts).
+    // A request that arrives while the app's Redis client is in a reconnection attempt waits for that attempt (at most 1 s, see withRedis in app/platform/redis.server.ts).
     figure(
       "redis_outage.answers_over_900ms",
       latencies.filter((ms) => ms >= 900).length,

@@ -6,7 +6,7 @@
  * generated session secret), and whether the provider answers discovery.
  */
 import { existsSync } from "node:fs";
-import { EnvError, getEnv, type Env } from "../app/platform/env.server.ts";
+import { EnvError, envFile, getEnv, type Env } from "../app/platform/env.server.ts";
 import { logger, printReadableLogs } from "../app/platform/logger.server.ts";
 import { checkRedisAtStartup } from "../app/platform/redis.server.ts";
 import { fetchDiscoveryCheck } from "../app/oidc/provider.server.ts";
@@ -28,7 +28,7 @@ export function reportStartupFailure(message: string, fields: object = {}) {
  * configuration, or exits 1 saying what to set. Development logs become readable.
  */
 export async function loadConfiguration(): Promise<Env> {
-  const file = process.env.ENV_FILE ?? ".env";
+  const file = envFile();
   if (file && existsSync(file)) process.loadEnvFile(file);
   try {
     const env = getEnv();

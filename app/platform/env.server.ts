@@ -18,7 +18,7 @@ export class EnvError extends Error {
   constructor(readonly problems: string[]) {
     super(
       `Invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}\n` +
-        "See .env.example and the Configuration table in README.md.",
+        "See .env.example and docs/configuration.md.",
     );
     this.name = "EnvError";
   }
@@ -68,7 +68,17 @@ const schema = z.object({
   OIDC_END_SESSION_URL: optionalUrl,
   OIDC_END_SESSION_METHOD: z.enum(["get", "post"]).default("get"),
   DEV_OIDC_PORT: z.coerce.number().int().min(0).max(65535).default(DEV_ISSUER_PORT),
+  /** Read before the others: the file they may come from (envFile below). */
+  ENV_FILE: z.string().optional(),
 });
+
+/** Every variable the app reads: the schema's keys (a test holds .env.example and docs/configuration.md to this list). */
+export const CONFIGURATION_VARIABLES = Object.keys(schema.shape);
+
+/** The file to load variables from before validating them: ENV_FILE, default `.env`; empty for none. */
+export function envFile(source: Record<string, string | undefined> = process.env): string {
+  return source.ENV_FILE ?? ".env";
+}
 
 export interface HostPort {
   host: string;
