@@ -22,7 +22,7 @@
 import type { ChildProcess } from "node:child_process";
 import { performance } from "node:perf_hooks";
 import type { DevProvider } from "../server/dev-oidc-provider/index.ts";
-import { Browser, formAction, type Hop, type Page } from "../test/support/browser.ts";
+import { Browser, formAction } from "../test/support/browser.ts";
 import { confirmProviderLogout, isLoginForm, postLogout, startSignIn, submitLogin } from "../test/support/flows.ts";
 import { startNginx } from "../test/support/nginx.ts";
 import { freePort } from "../test/support/ports.ts";
@@ -440,35 +440,16 @@ try {
     log(
       `b. two instances: ${PAIR_USERS} users signed in on A, checked and signed out on B; then A is SIGKILLed while ${KILL_USERS} users browse through nginx`,
     );
-    /** Like Browser.navigate, but every request for the public URL goes straight to one instance. */
-    async function navigateVia(
+    /** Browser.navigate, with every request for the public URL sent straight to one instance. */
+    const navigateVia = (
       browser: Browser,
       instance: Instance,
       url: string,
       init: RequestInit & { form?: Record<string, string> } = {},
-    ): Promise<Page> {
-      const via = (u: string) =>
-        u.startsWith(publicUrl) ? `http://localhost:${instance.port}${u.slice(publicUrl.length)}` : u;
-      const hops: Hop[] = [];
-      let current = via(url);
-      let response = await browser.request(current, init);
-      for (;;) {
-        const location = response.headers.get("Location");
-        hops.push({ url: current, status: response.status, location, setCookies: response.headers.getSetCookie() });
-        if (!location || response.status < 300 || response.status >= 400) break;
-        expect(hops.length <= 15, `too many redirects: ${hops.map((h) => h.url).join(" → ")}`);
-        await response.body?.cancel();
-        current = via(new URL(location, current).href);
-        response = await browser.request(current);
-      }
-      return {
-        url: current,
-        status: response.status,
-        html: await response.text(),
-        hops,
-        sentCookie: response.sentCookie,
-      };
-    }
+    ) =>
+      browser.navigate(url, init, {
+        via: (u) => (u.startsWith(publicUrl) ? `http://localhost:${instance.port}${u.slice(publicUrl.length)}` : u),
+      });
 
     let validOnB = 0;
     let logoutSeenByA = 0;

@@ -84,10 +84,17 @@ export class Browser {
     return Object.assign(response, { sentCookie: headers.get("Cookie") ?? "" });
   }
 
-  /** A request, then every redirect (as GET) until a non-redirect answer. */
-  async navigate(url: string, init: RequestInit & { form?: Record<string, string> } = {}, maxHops = 15): Promise<Page> {
+  /**
+   * A request, then every redirect (as GET) until a non-redirect answer.
+   * `via` rewrites each URL before it is requested (e.g. to one instance behind a proxy).
+   */
+  async navigate(
+    url: string,
+    init: RequestInit & { form?: Record<string, string> } = {},
+    { maxHops = 15, via = (u: string) => u }: { maxHops?: number; via?: (url: string) => string } = {},
+  ): Promise<Page> {
     const hops: Hop[] = [];
-    let current = url;
+    let current = via(url);
     let response = await this.request(current, init);
     for (;;) {
       const location = response.headers.get("Location");
@@ -95,7 +102,7 @@ export class Browser {
       if (!location || response.status < 300 || response.status >= 400) break;
       if (hops.length > maxHops) throw new Error(`too many redirects: ${hops.map((h) => h.url).join(" → ")}`);
       await response.body?.cancel();
-      current = new URL(location, current).href;
+      current = via(new URL(location, current).href);
       response = await this.request(current);
     }
     return {
