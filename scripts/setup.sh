@@ -14,8 +14,9 @@ cd "$(dirname "$0")/.."
 say() { printf '[setup] %s\n' "$*"; }
 
 node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
-if [ "$node_major" -lt 20 ]; then
-  say "Node.js 20 or newer is required (found: $(node --version 2>/dev/null || echo none))."
+node_minor=$(node -p 'process.versions.node.split(".")[1]' 2>/dev/null || echo 0)
+if [ "$node_major" -lt 20 ] || { [ "$node_major" -eq 20 ] && [ "$node_minor" -lt 19 ]; }; then
+  say "Node.js 20.19 or newer is required (found: $(node --version 2>/dev/null || echo none))."
   exit 1
 fi
 

@@ -53,6 +53,18 @@ function anchors(markdown: string): Set<string> {
   return result;
 }
 
+describe("README", () => {
+  it("reads in five minutes: at most 10 KB, the rest in docs/", () => {
+    expect(Buffer.byteLength(read("README.md"))).toBeLessThanOrEqual(10_000);
+  });
+
+  it("its test line is the one CI runs", () => {
+    const line = /^Tests: `([^`]+)`/m.exec(read("README.md"))?.[1];
+    expect(line).toBe("npm run setup && npm run validate");
+    expect(read(".ci/run")).toContain(`bash -c '${line}'`);
+  });
+});
+
 describe("links", () => {
   const markdown = files(".", (f) => f.endsWith(".md"));
 
