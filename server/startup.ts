@@ -53,6 +53,14 @@ export async function checkDependencies(env: Env) {
       "SESSION_STORE=cookie: sessions live in the cookie, tokens included (the design this project replaces; for comparison)",
     );
   }
+  if (env.oidc.endSessionMethod === "post") {
+    logger.warn(
+      "[server] OIDC_END_SESSION_METHOD=post: the browser posts the logout to the provider from this site. A provider whose " +
+        "session cookie is SameSite=Lax or Strict (LemonLDAP::NG by default, for one) gets no session with that post and cannot " +
+        "end it; the app then says only that the provider sent the person back. Use it only with a provider whose session " +
+        "cookie is SameSite=None; otherwise keep get (and OIDC_LOGOUT_HINT_CLAIM for large ID tokens). See docs/providers.md.",
+    );
+  }
   if (env.sessionSecretGenerated) {
     log(
       "SESSION_SECRET is not set: using a random one, so sessions end when the server restarts (npm run setup writes one to .env)",

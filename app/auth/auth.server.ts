@@ -10,7 +10,12 @@ import { createSession, data, redirect } from "@remix-run/node";
 import { Authenticator } from "remix-auth";
 import { buildEndSession, type EndSession } from "../oidc/end-session.server.ts";
 import { OidcStrategy, type FlowStore } from "../oidc/oidc-strategy.server.ts";
-import { getOidcConfig, ProviderUnavailableError } from "../oidc/provider.server.ts";
+import {
+  getOidcConfig,
+  ProviderMisconfiguredError,
+  ProviderUnavailableError,
+  withClientAuthentication,
+} from "../oidc/provider.server.ts";
 import { safeRedirectPath } from "../oidc/safe-redirect.ts";
 import { SignInError } from "../oidc/sign-in-errors.server.ts";
 import { ensureFreshTokens } from "../oidc/token-refresh.server.ts";
@@ -20,6 +25,7 @@ import { FLOW_MAX_AGE, type AppSession, type SessionData, type SessionUser } fro
 import { sealSessionToken as seal, sessionToken } from "../session/session-tokens.server.ts";
 import { commitSession, destroySession, getSession, logoutStateCookie } from "../session/session.server.ts";
 import { approximateIp } from "../session/user-agent.ts";
+import type { LogoutState } from "./signed-out-notice.server.ts";
 
 /** What a successful callback yields: the data of the new session, where to go, and the session it replaces. */
 interface SignIn {
@@ -57,14 +63,24 @@ const authenticator = () =>
   remember("rro:authenticator", () => {
     const { oidc } = getEnv();
     const strategy = new OidcStrategy<SignIn>(
-      { configuration: getOidcConfig, redirectUri: oidc.redirectUri, scopes: oidc.scopes, flows: sessionFlowStore },
-      async ({ request, tokens, claims, flow }) => {
+      {
+        configuration: getOidcConfig,
+        tokenEndpoint: withClientAuthentication,
+        redirectUri: oidc.redirectUri,
+        scopes: oidc.scopes,
+        flows: sessionFlowStore,
+        userinfo: oidc.userinfo,
+        identityClaims: identityClaims(oidc.scopes),
+      },
+      async ({ request, tokens, claims, userinfo, userinfoFailed, flow }) => {
         const now = Math.floor(Date.now() / 1000);
         return {
           returnTo: flow.returnTo,
           previous: loadedForCallback.get(request),
           data: {
-            user: sessionUser(claims),
+            // The ID token's claims win over userinfo's: it is signed.
+            user: sessionUser({ ...userinfo, ...claims }),
+            profileIncomplete: userinfoFailed || undefined,
             idToken: seal("idToken", tokens.id_token),
             accessToken: seal("accessToken", tokens.access_token),
             refreshToken: seal("refreshToken", tokens.refresh_token),
@@ -80,6 +96,15 @@ const authenticator = () =>
   });
 
 const text = (value: unknown) => (typeof value === "string" && value ? value : undefined);
+
+/** The identity claims the app shows, as far as the scopes ask for them: the ones worth a userinfo request when the ID token lacks them. */
+function identityClaims(scopes: string): string[] {
+  const asked = scopes.split(" ");
+  return [
+    ...(asked.includes("profile") ? ["name", "preferred_username"] : []),
+    ...(asked.includes("email") ? ["email"] : []),
+  ];
+}
 
 /** The identity claims kept in the session (the full set stays in the stored id_token). */
 function sessionUser(claims: Record<string, unknown> & { sub: string }): SessionUser {
@@ -174,7 +199,7 @@ export async function logout(request: Request) {
     const config = getEnv().oidc.endSessionUrl ? undefined : await getOidcConfig();
     endSession = buildEndSession(config, sessionToken(session, "idToken"));
   } catch (error) {
-    if (!(error instanceof ProviderUnavailableError)) throw error;
+    if (!(error instanceof ProviderUnavailableError || error instanceof ProviderMisconfiguredError)) throw error;
     logger.warn({ err: error }, `[logout] ${error.message}`);
     endSession = { kind: "provider-unreachable" };
   }
@@ -183,7 +208,8 @@ export async function logout(request: Request) {
   if (endSession.kind === "unsupported" || endSession.kind === "provider-unreachable") {
     return redirect(`/?logout=${endSession.kind}`, { headers });
   }
-  headers.append("Set-Cookie", await logoutStateCookie().serialize(endSession.state));
+  const sent: LogoutState = { state: endSession.state, via: endSession.method === "POST" ? "post" : "get" };
+  headers.append("Set-Cookie", await logoutStateCookie().serialize(sent));
   if (endSession.method === "POST") {
     // OIDC_END_SESSION_METHOD=post: the logout page submits this form to the provider.
     return data({ endSession: { action: endSession.url.href, fields: endSession.fields } }, { headers });

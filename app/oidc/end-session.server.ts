@@ -2,6 +2,7 @@
  * RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0): where and how
  * to send the browser so that the provider's session ends too.
  */
+import { decodeJwt } from "jose";
 import * as client from "openid-client";
 import { getEnv } from "../platform/env.server.ts";
 
@@ -23,9 +24,11 @@ export type EndSession =
  * override, else the discovery document's `end_session_endpoint`, with
  * `id_token_hint`, `post_logout_redirect_uri`, `client_id` and a fresh `state`.
  * With OIDC_END_SESSION_METHOD=get (default) a redirect, leaving the hint out
- * when it would make the URL longer than MAX_END_SESSION_URL_BYTES (`client_id`
- * still names the client); with `post` a form POST that carries the hint
- * whatever its size. docs/decisions/006-logout.md.
+ * when it would make the URL longer than MAX_END_SESSION_URL_BYTES: `client_id`
+ * still names the client, and with OIDC_LOGOUT_HINT_CLAIM set, that claim of
+ * the ID token goes as `logout_hint` (§2, e.g. `sid` for Auth0, `login_hint`
+ * for Entra ID). With `post` a form POST that carries the hint whatever its
+ * size. docs/decisions/006-logout.md.
  */
 export function buildEndSession(config: client.Configuration | undefined, idToken: string | undefined): EndSession {
   const { oidc } = getEnv();
@@ -46,6 +49,21 @@ export function buildEndSession(config: client.Configuration | undefined, idToke
   }
   for (const [name, value] of params) url.searchParams.set(name, value);
   const hintDropped = Boolean(idToken) && Buffer.byteLength(url.href) > MAX_END_SESSION_URL_BYTES;
-  if (hintDropped) url.searchParams.delete("id_token_hint");
+  if (hintDropped) {
+    url.searchParams.delete("id_token_hint");
+    const logoutHint = oidc.logoutHintClaim && idToken ? claimOf(idToken, oidc.logoutHintClaim) : undefined;
+    // Only a short hint: it replaces the ID token precisely to keep the URL small.
+    if (logoutHint && logoutHint.length <= 512) url.searchParams.set("logout_hint", logoutHint);
+  }
   return { kind, method: "GET", url, state, hintDropped };
+}
+
+/** A string claim of the stored ID token (validated at sign-in, kept on the server: decoding is enough). */
+function claimOf(idToken: string, name: string): string | undefined {
+  try {
+    const value = decodeJwt(idToken)[name];
+    return typeof value === "string" && value ? value : undefined;
+  } catch {
+    return undefined;
+  }
 }

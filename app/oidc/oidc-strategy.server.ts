@@ -9,13 +9,16 @@
  * redirect to the provider. Callback: find this browser's flow by `state`, then let
  * openid-client check the response (state, RFC 9207 `iss`, provider errors),
  * exchange the code and validate the ID token (signature, iss, aud, exp, iat,
- * nonce) before `verify` sees anything.
+ * nonce), then, where the ID token lacks identity claims, fetch userinfo and
+ * check that it is about the same user (OpenID Connect Core §5.3.2), before
+ * `verify` sees anything.
  */
 import * as client from "openid-client";
 import { redirect } from "@remix-run/node";
 import { Strategy } from "remix-auth/strategy";
 import type { OidcFlow } from "../session/session-data.ts";
 import { safeRedirectPath } from "./safe-redirect.ts";
+import { logger } from "../platform/logger.server.ts";
 import { SignInError, toSignInError } from "./sign-in-errors.server.ts";
 
 export interface FlowStore {
@@ -27,15 +30,29 @@ export interface FlowStore {
 
 export interface OidcStrategyOptions {
   configuration: () => Promise<client.Configuration>;
+  /** Runs a request to the token endpoint; default: with `configuration()` as it is. */
+  tokenEndpoint?: <T>(request: (config: client.Configuration) => Promise<T>) => Promise<T>;
   redirectUri: URL;
   scopes: string;
   flows: FlowStore;
+  /**
+   * When to fetch userinfo after the code exchange: `auto` when the ID token
+   * lacks one of `identityClaims` (and the provider has a userinfo endpoint),
+   * `always`, or `never`. Default `auto`.
+   */
+  userinfo?: "auto" | "always" | "never";
+  /** The claims the app shows of a person (e.g. name, email). */
+  identityClaims?: readonly string[];
 }
 
 export interface OidcVerifyParams {
   request: Request;
   tokens: client.TokenEndpointResponse & client.TokenEndpointResponseHelpers;
   claims: client.IDToken;
+  /** The userinfo response, when it was fetched; its `sub` is the ID token's. */
+  userinfo: client.UserInfoResponse | undefined;
+  /** True when userinfo was needed but could not be fetched: the person is signed in on the ID token alone. */
+  userinfoFailed: boolean;
   flow: OidcFlow;
 }
 
@@ -98,20 +115,54 @@ export class OidcStrategy<User> extends Strategy<User, OidcVerifyParams> {
     // The registered redirect URI with the response's parameters: never trust the Host header for it.
     const currentUrl = new URL(this.options.redirectUri);
     currentUrl.search = url.search;
+    const tokenEndpoint = this.options.tokenEndpoint ?? ((send) => send(config));
     let tokens: OidcVerifyParams["tokens"];
     try {
-      tokens = await client.authorizationCodeGrant(config, currentUrl, {
-        pkceCodeVerifier: flow.codeVerifier,
-        expectedState: flow.state,
-        expectedNonce: flow.nonce,
-        idTokenExpected: true,
-      });
+      tokens = await tokenEndpoint((configuration) =>
+        client.authorizationCodeGrant(configuration, currentUrl, {
+          pkceCodeVerifier: flow.codeVerifier,
+          expectedState: flow.state,
+          expectedNonce: flow.nonce,
+          idTokenExpected: true,
+        }),
+      );
     } catch (error) {
       throw toSignInError(error);
     }
     const claims = tokens.claims();
     if (!claims) throw new SignInError("missing_id_token", "The provider returned no ID token.");
-    return this.verify({ request, tokens, claims, flow });
+    const { userinfo, failed } = await this.fetchUserinfo(config, tokens.access_token, claims);
+    return this.verify({ request, tokens, claims, userinfo, userinfoFailed: failed, flow });
+  }
+
+  /**
+   * Userinfo when it is wanted. A response about another `sub` refuses the
+   * sign-in; a userinfo endpoint that fails does not (the ID token identifies
+   * the person), and says so in the log.
+   */
+  private async fetchUserinfo(config: client.Configuration, accessToken: string, claims: client.IDToken) {
+    const mode = this.options.userinfo ?? "auto";
+    const lacking = (this.options.identityClaims ?? []).filter((name) => typeof claims[name] !== "string");
+    if (mode === "never" || (mode === "auto" && lacking.length === 0) || !config.serverMetadata().userinfo_endpoint) {
+      return { userinfo: undefined, failed: false };
+    }
+    try {
+      return { userinfo: await client.fetchUserInfo(config, accessToken, claims.sub), failed: false };
+    } catch (error) {
+      if (error instanceof client.ClientError && error.code === "OAUTH_JSON_ATTRIBUTE_COMPARISON_FAILED") {
+        throw new SignInError(
+          "userinfo_subject_mismatch",
+          "The provider's userinfo response is about another user than its ID token, so the sign-in cannot be trusted.",
+          { cause: error },
+        );
+      }
+      const refusal = toSignInError(error);
+      logger.warn(
+        { err: error, code: refusal instanceof SignInError ? refusal.code : undefined },
+        `[sign-in] userinfo could not be fetched; signed in on the ID token alone, without ${lacking.join(", ") || "its claims"}`,
+      );
+      return { userinfo: undefined, failed: true };
+    }
   }
 
   private async configuration() {

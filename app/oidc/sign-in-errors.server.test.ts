@@ -1,38 +1,90 @@
 import * as client from "openid-client";
 import { describe, expect, it } from "vitest";
-import { ProviderUnavailableError } from "./provider.server.ts";
+import { ProviderMisconfiguredError, ProviderUnavailableError } from "./provider.server.ts";
 import { SignInError, toSignInError } from "./sign-in-errors.server.ts";
 
 const codeOf = (error: unknown) => (error instanceof SignInError ? error.code : undefined);
+const clientError = (code: string, cause?: unknown) =>
+  Object.assign(new client.ClientError("generic", { cause }), { code });
+const bodyError = (error: string, status: number) =>
+  new client.ResponseBodyError("error", { cause: { error }, response: new Response(null, { status }) });
+const issuer = new URL("https://idp.example");
 
 describe("toSignInError", () => {
-  it("reports an unreachable or silent provider as provider_unavailable", () => {
+  it("reports an unreachable, slow or failing provider as provider_unavailable", () => {
     const refused = new TypeError("fetch failed", {
       cause: Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" }),
     });
-    expect(codeOf(toSignInError(refused))).toBe("provider_unavailable");
-    expect(
-      codeOf(toSignInError(Object.assign(new client.ClientError("operation timed out"), { code: "OAUTH_TIMEOUT" }))),
-    ).toBe("provider_unavailable");
-    expect(codeOf(toSignInError(new ProviderUnavailableError(new URL("https://idp.example"), new Error("down"))))).toBe(
-      "provider_unavailable",
-    );
+    for (const error of [
+      refused,
+      clientError("OAUTH_TIMEOUT"),
+      clientError("OAUTH_RESPONSE_IS_NOT_CONFORM", new Response("<html>", { status: 502 })),
+      clientError("OAUTH_RESPONSE_IS_NOT_CONFORM", new Response("slow down", { status: 429 })),
+      bodyError("temporarily_unavailable", 503),
+      new ProviderUnavailableError(issuer, new Error("down")),
+    ]) {
+      expect(codeOf(toSignInError(error)), String(error)).toBe("provider_unavailable");
+    }
   });
 
-  it("names a response that failed validation, with the check that failed", () => {
+  it("reports refused client credentials as client_authentication_failed, telling the operator what to check", () => {
+    const challenge = new client.WWWAuthenticateChallengeError("challenge", {
+      cause: [{ scheme: "basic", parameters: {} }],
+      response: new Response(null, { status: 401 }),
+    });
+    for (const error of [bodyError("invalid_client", 401), bodyError("invalid_client", 400), challenge]) {
+      const mapped = toSignInError(error);
+      expect(codeOf(mapped)).toBe("client_authentication_failed");
+      expect((mapped as Error).message).toContain("OIDC_CLIENT_SECRET");
+    }
+  });
+
+  it("tells a refused code (invalid_grant) from a refused sign-in (access_denied)", () => {
+    expect(codeOf(toSignInError(bodyError("invalid_grant", 400)))).toBe("token_exchange_failed");
+    const denied = new client.AuthorizationResponseError("denied", {
+      cause: new URLSearchParams({ error: "access_denied" }),
+    });
+    expect(codeOf(toSignInError(denied))).toBe("provider_error");
+  });
+
+  it("names a response that failed a check, with the check that failed, whatever the check", () => {
     const error = toSignInError(
-      new client.ClientError("unexpected JWT claim value encountered", {
-        cause: new Error('unexpected JWT "aud" (audience) claim value'),
-      }),
+      clientError("OAUTH_JWT_CLAIM_COMPARISON_FAILED", new Error('unexpected JWT "aud" (audience) claim value')),
     );
     expect(codeOf(error)).toBe("invalid_response");
     expect((error as Error).message).toContain('"aud"');
+    for (const code of [
+      "OAUTH_INVALID_RESPONSE",
+      "OAUTH_JWT_TIMESTAMP_CHECK_FAILED",
+      "OAUTH_KEY_SELECTION_FAILED",
+      "OAUTH_UNSUPPORTED_OPERATION",
+    ]) {
+      expect(codeOf(toSignInError(clientError(code))), code).toBe("invalid_response");
+    }
+  });
+
+  it("tells an answer that is not OAuth (an HTML 404, broken JSON) from an outage", () => {
+    expect(codeOf(toSignInError(clientError("OAUTH_RESPONSE_IS_NOT_CONFORM", new Response("", { status: 404 }))))).toBe(
+      "unexpected_provider_response",
+    );
+    expect(codeOf(toSignInError(clientError("OAUTH_RESPONSE_IS_NOT_JSON")))).toBe("unexpected_provider_response");
+    expect(codeOf(toSignInError(clientError("OAUTH_PARSE_ERROR")))).toBe("unexpected_provider_response");
+  });
+
+  it("reports a discovery document that cannot be used, or metadata that forbids the request, as provider_misconfigured", () => {
+    expect(codeOf(toSignInError(new ProviderMisconfiguredError(issuer, new Error("issuer mismatch"))))).toBe(
+      "provider_misconfigured",
+    );
+    expect(codeOf(toSignInError(clientError("OAUTH_MISSING_SERVER_METADATA")))).toBe("provider_misconfigured");
   });
 
   it("returns an error it does not know as it is: a bug is a 500 with its cause, never 'provider unavailable'", () => {
-    const bug = new TypeError("Cannot read properties of undefined (reading 'sub')");
-    expect(toSignInError(bug)).toBe(bug);
-    const other = new RangeError("out of range");
-    expect(toSignInError(other)).toBe(other);
+    for (const bug of [
+      new TypeError("Cannot read properties of undefined (reading 'sub')"),
+      new RangeError("out of range"),
+      new client.ClientError("something went wrong", { cause: new Error("?") }), // openid-client's catch-all has no code
+    ]) {
+      expect(toSignInError(bug)).toBe(bug);
+    }
   });
 });

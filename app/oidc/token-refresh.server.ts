@@ -21,7 +21,7 @@ import {
   saveSession,
   sessionsLiveOnServer,
 } from "../session/session.server.ts";
-import { getOidcConfig } from "./provider.server.ts";
+import { withClientAuthentication } from "./provider.server.ts";
 
 /** Well past openid-client's 10 s request timeout (provider.server.ts), so the lock outlives the refresh it guards. */
 const LOCK_MS = 30_000;
@@ -75,7 +75,7 @@ async function refreshOnce(session: AppSession): Promise<AppSession | null> {
     }
     let tokens: client.TokenEndpointResponse;
     try {
-      tokens = await client.refreshTokenGrant(await getOidcConfig(), refreshToken);
+      tokens = await withClientAuthentication((config) => client.refreshTokenGrant(config, refreshToken));
     } catch (error) {
       if (error instanceof client.ResponseBodyError && error.error === "invalid_grant") {
         logger.warn(`[refresh] the provider refused the refresh token (${error.error}): ending the session`);

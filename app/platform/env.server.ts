@@ -67,6 +67,12 @@ const schema = z.object({
   OIDC_POST_LOGOUT_REDIRECT_URI: optionalUrl,
   OIDC_END_SESSION_URL: optionalUrl,
   OIDC_END_SESSION_METHOD: z.enum(["get", "post"]).default("get"),
+  OIDC_LOGOUT_HINT_CLAIM: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z0-9_.:-]{1,64}$/, "must be the name of an ID token claim, e.g. sid or login_hint")
+    .optional(),
+  OIDC_USERINFO: z.enum(["auto", "always", "never"]).default("auto"),
   DEV_OIDC_PORT: z.coerce.number().int().min(0).max(65535).default(DEV_ISSUER_PORT),
   /** Read before the others: the file they may come from (envFile below). */
   ENV_FILE: z.string().optional(),
@@ -141,6 +147,10 @@ export interface Env {
     endSessionUrl: URL | undefined;
     /** How the browser reaches the end-session endpoint (docs/decisions/006-logout.md). */
     endSessionMethod: "get" | "post";
+    /** The ID token claim sent as `logout_hint` when the `id_token_hint` is too large for a redirect. */
+    logoutHintClaim: string | undefined;
+    /** When to fetch userinfo at sign-in. */
+    userinfo: "auto" | "always" | "never";
   };
 }
 
@@ -256,6 +266,8 @@ export function parseEnv(source: Record<string, string | undefined>, generateSec
       postLogoutRedirectUri: new URL(v.OIDC_POST_LOGOUT_REDIRECT_URI ?? new URL("/", appUrl).href),
       endSessionUrl: v.OIDC_END_SESSION_URL ? new URL(v.OIDC_END_SESSION_URL) : undefined,
       endSessionMethod: v.OIDC_END_SESSION_METHOD,
+      logoutHintClaim: v.OIDC_LOGOUT_HINT_CLAIM,
+      userinfo: v.OIDC_USERINFO,
     },
   };
 }

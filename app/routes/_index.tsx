@@ -4,6 +4,7 @@ import { displayName, getSignedInSession } from "~/auth/auth.server.ts";
 import { readSignedOutNotice, type SignedOutNotice } from "~/auth/signed-out-notice.server.ts";
 import { getEnv } from "~/platform/env.server.ts";
 import { answerErrors } from "~/web/http-errors.server.ts";
+import { ProfileIncomplete } from "~/web/profile-incomplete.tsx";
 
 export { headers } from "~/web/error-headers.ts";
 
@@ -16,6 +17,7 @@ export const loader = answerErrors(async ({ request }: LoaderFunctionArgs) => {
   return data(
     {
       name: user ? displayName(user) : null,
+      profileIncomplete: Boolean(session?.get("profileIncomplete")),
       notice,
       provider: getEnv().oidc.issuer.host,
     },
@@ -27,6 +29,11 @@ const NOTICES: Record<SignedOutNotice, { tone: "ok" | "warn"; text: (provider: s
   provider: {
     tone: "ok",
     text: (p) => `You are signed out of this app and your session at the provider (${p}) has ended too.`,
+  },
+  "provider-returned": {
+    tone: "warn",
+    text: (p) =>
+      `You are signed out of this app. The provider (${p}) sent you back, but this app cannot tell whether your session there has ended: the sign-out was sent to it as a form post, which some providers' session cookies do not accompany. If signing in again does not ask for your password, sign out at the provider too.`,
   },
   unconfirmed: {
     tone: "warn",
@@ -52,7 +59,7 @@ const NOTICES: Record<SignedOutNotice, { tone: "ok" | "warn"; text: (provider: s
 };
 
 export default function Index() {
-  const { name, notice, provider } = useLoaderData<typeof loader>();
+  const { name, notice, provider, profileIncomplete } = useLoaderData<typeof loader>();
   return (
     <>
       {notice ? (
@@ -70,6 +77,7 @@ export default function Index() {
           <p>
             Signed in as <strong data-testid="user-name">{name}</strong>. <Link to="/account">See your session</Link>.
           </p>
+          {profileIncomplete ? <ProfileIncomplete /> : null}
           <Form method="post" action="/logout" reloadDocument>
             <button type="submit">Sign out</button>
           </Form>

@@ -4,6 +4,7 @@ import { decodeJwt } from "jose";
 import { displayName, requireSignedInSession } from "~/auth/auth.server.ts";
 import { sessionToken } from "~/session/session-tokens.server.ts";
 import { answerErrors } from "~/web/http-errors.server.ts";
+import { ProfileIncomplete } from "~/web/profile-incomplete.tsx";
 
 export { headers } from "~/web/error-headers.ts";
 
@@ -14,7 +15,15 @@ const byteLength = (s: string | null | undefined) => (s ? new TextEncoder().enco
 /** Protected: who is signed in and what the session holds (never the raw tokens). */
 export const loader = answerErrors(async ({ request }: LoaderFunctionArgs) => {
   const session = await requireSignedInSession(request);
-  const { idToken: _i, accessToken: _a, refreshToken: _r, user, flows: _flows, ...times } = session.data;
+  const {
+    idToken: _i,
+    accessToken: _a,
+    refreshToken: _r,
+    user,
+    flows: _flows,
+    profileIncomplete: _p,
+    ...times
+  } = session.data;
   const [idToken, accessToken, refreshToken] = (["idToken", "accessToken", "refreshToken"] as const).map((f) =>
     sessionToken(session, f),
   );
@@ -37,6 +46,7 @@ export const loader = answerErrors(async ({ request }: LoaderFunctionArgs) => {
     },
     cookieHeaderBytes: byteLength(request.headers.get("Cookie")),
     recordBytes: byteLength(JSON.stringify(session.data)),
+    profileIncomplete: Boolean(session.data.profileIncomplete),
   };
 });
 
@@ -49,6 +59,7 @@ export default function Account() {
       <h1>
         Signed in as <span data-testid="user-name">{data.name}</span>
       </h1>
+      {data.profileIncomplete ? <ProfileIncomplete /> : null}
       <Form method="post" action="/logout" reloadDocument>
         <button type="submit">Sign out</button>
       </Form>

@@ -26,6 +26,8 @@ export interface SessionData {
   refreshToken?: string;
   /** Epoch seconds. */
   accessTokenExpiresAt?: number;
+  /** True when userinfo was needed at sign-in but could not be fetched: `user` holds only what the ID token had. */
+  profileIncomplete?: boolean;
   /** The provider's session id (`sid` claim) when it sends one. */
   sid?: string;
   /** Epoch seconds: sign-in time and the absolute end of this session (SESSION_MAX_AGE). */

@@ -33,13 +33,23 @@ describe("answerErrors", () => {
     });
   });
 
-  it("gives each sign-in error code its status", async () => {
-    const statuses = await Promise.all(
-      (["unknown_state", "provider_error", "missing_id_token", "provider_unavailable"] as const).map(
-        async (code) => ((await outcome(new SignInError(code, "why"))) as Response).status,
-      ),
-    );
-    expect(statuses).toEqual([400, 400, 502, 503]);
+  it("gives each sign-in error code its status: 4xx for what the request or response got wrong, 5xx for faults", async () => {
+    const codes = [
+      ["unknown_state", 400],
+      ["provider_error", 400],
+      ["invalid_response", 400],
+      ["userinfo_subject_mismatch", 400],
+      ["client_authentication_failed", 500],
+      ["provider_misconfigured", 500],
+      ["missing_id_token", 502],
+      ["unexpected_provider_response", 502],
+      ["provider_unavailable", 503],
+    ] as const;
+    for (const [code, status] of codes) {
+      const response = (await outcome(new SignInError(code, "why"))) as Response;
+      expect([code, response.status]).toEqual([code, status]);
+      expect(response.headers.has("Retry-After"), code).toBe(status === 503);
+    }
   });
 
   it("shows a session too large for a cookie as a 500 page with its code", async () => {

@@ -11,7 +11,7 @@
  * gets OAuth's `{ error, error_description }`.
  */
 import { LogoutTokenError } from "../oidc/backchannel-logout.server.ts";
-import { ProviderUnavailableError } from "../oidc/provider.server.ts";
+import { ProviderMisconfiguredError, ProviderUnavailableError } from "../oidc/provider.server.ts";
 import { SignInError, type SignInErrorCode } from "../oidc/sign-in-errors.server.ts";
 import { RefreshUnavailableError } from "../oidc/token-refresh.server.ts";
 import { logger } from "../platform/logger.server.ts";
@@ -29,13 +29,18 @@ interface Answer {
 
 const RETRY_AFTER = 5;
 
+/** A 4xx: the callback or the response was wrong (what an attacker can choose ends here); 5xx: ours or the provider's fault. */
 const SIGN_IN_STATUS: Record<SignInErrorCode, number> = {
   missing_state: 400,
   unknown_state: 400,
   provider_error: 400,
   token_exchange_failed: 400,
   invalid_response: 400,
+  userinfo_subject_mismatch: 400,
+  client_authentication_failed: 500,
+  provider_misconfigured: 500,
   missing_id_token: 502,
+  unexpected_provider_response: 502,
   provider_unavailable: 503,
 };
 
@@ -71,6 +76,12 @@ export function answerFor(error: unknown): Answer | undefined {
   if (error instanceof LogoutTokenError) {
     logger.warn(`[backchannel-logout] refused: ${error.message}`); // the reason, never the token
     return { status: 400, code: error.code, message: error.message };
+  }
+  if (error instanceof ProviderMisconfiguredError) {
+    logger.error({ err: error }, `[oidc] ${error.message}`);
+    const message =
+      "Sign-in is not set up correctly: the provider's configuration cannot be used. An administrator needs to check OIDC_ISSUER.";
+    return { status: 500, code: error.code, message };
   }
   if (error instanceof ProviderUnavailableError) {
     logger.error({ err: error }, `[oidc] ${error.message}`);

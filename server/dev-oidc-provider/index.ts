@@ -13,6 +13,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import express from "express";
 import { interactionRouter } from "./interactions.ts";
+import { laxEndSessionPost, refuseEncodedBasicCredentials } from "./provider-quirks.ts";
 import { createProvider } from "./provider.ts";
 import { errorPage } from "./views.ts";
 
@@ -38,6 +39,21 @@ export interface DevProviderOptions {
   httpPostMethods?: boolean;
   /** A private signing JWK (RS256, with kid) instead of a fresh one: lets tests sign their own tokens. */
   signingKey?: import("oidc-provider").JWK;
+  /**
+   * Compare Basic client credentials as sent, without form-decoding them, as
+   * Glewlwyd and LemonLDAP::NG do: `test%2Dclient` is then no client (401,
+   * `WWW-Authenticate: Basic`). client_secret_post still works. Default false.
+   */
+  rawBasicCredentials?: boolean;
+  /**
+   * Accept POST at the end-session endpoint while the session cookie stays
+   * SameSite=Lax, as LemonLDAP::NG does: a cross-site POST then carries no
+   * session, and the provider sends the browser back without ending any.
+   * Default false.
+   */
+  laxEndSessionPost?: boolean;
+  /** Put the identity claims (name, email, groups…) only in userinfo, not in the ID token, as LemonLDAP::NG and Okta's org server do. */
+  identityClaimsInUserinfoOnly?: boolean;
 }
 
 export interface DevProvider {
@@ -107,10 +123,14 @@ export async function startDevProvider(options: DevProviderOptions): Promise<Dev
       rpInitiatedLogout: options.rpInitiatedLogout,
       httpPostMethods: options.httpPostMethods,
       signingKey: options.signingKey,
+      identityClaimsInUserinfoOnly: options.identityClaimsInUserinfoOnly,
     });
 
     const app = express();
     app.disable("x-powered-by");
+    if (options.rawBasicCredentials) app.use(refuseEncodedBasicCredentials(options.client, issuer));
+    if (options.laxEndSessionPost)
+      app.post("/session/end", express.urlencoded({ extended: false }), laxEndSessionPost(provider));
     app.use(interactionRouter(provider, log));
     app.use(provider.callback());
     // Last resort (the routes above handle their own errors): never show a stack trace.

@@ -42,6 +42,8 @@ export interface CreateProviderOptions {
   httpPostMethods?: boolean;
   /** A private signing JWK to use instead of a fresh one (tests sign their own logout tokens with it). */
   signingKey?: JWK;
+  /** Identity claims only in userinfo (oidc-provider's conforming default), not in the ID token. */
+  identityClaimsInUserinfoOnly?: boolean;
 }
 
 /** A fresh RSA-2048 private signing JWK (RS256). Tokens do not survive a restart. */
@@ -132,6 +134,7 @@ export function createProvider({
   rpInitiatedLogout = true,
   httpPostMethods = false,
   signingKey,
+  identityClaimsInUserinfoOnly = false,
 }: CreateProviderOptions): Provider {
   const configuration: Configuration = {
     clients: [
@@ -168,8 +171,8 @@ export function createProvider({
       email: ["email", "email_verified"],
     },
     // Put the scope-granted claims (incl. `groups`) into the ID token itself,
-    // like Keycloak and Entra ID do.
-    conformIdTokenClaims: false,
+    // like Keycloak and Entra ID do; or (the conforming way) only into userinfo.
+    conformIdTokenClaims: identityClaimsInUserinfoOnly,
     features: {
       backchannelLogout: { enabled: true },
       devInteractions: { enabled: false },

@@ -133,6 +133,13 @@ export interface TestProviderOptions {
   httpPostMethods?: boolean;
   tokenEndpointAuthMethod?: "client_secret_basic" | "client_secret_post";
   signingKey?: import("oidc-provider").JWK;
+  rawBasicCredentials?: boolean;
+  laxEndSessionPost?: boolean;
+  identityClaimsInUserinfoOnly?: boolean;
+  /** The issuer to announce (a proxy in front of it). */
+  issuer?: string;
+  /** Its port; default a free one. */
+  port?: number;
   /** Where its log lines go; default nowhere (DEBUG_PROVIDER=1: the console). */
   log?: (line: string) => void;
 }
@@ -140,7 +147,11 @@ export interface TestProviderOptions {
 /** The development provider on a free port, with the test client registered for an app known as `appUrl`. */
 export function startTestProvider(appUrl: string, options: TestProviderOptions = {}): Promise<DevProvider> {
   return startDevProvider({
-    port: 0,
+    port: options.port ?? 0,
+    issuer: options.issuer,
+    rawBasicCredentials: options.rawBasicCredentials,
+    laxEndSessionPost: options.laxEndSessionPost,
+    identityClaimsInUserinfoOnly: options.identityClaimsInUserinfoOnly,
     client: {
       clientId: CLIENT_ID,
       clientSecret: CLIENT_SECRET,

@@ -2,7 +2,7 @@
  * A hostile man-in-the-middle for tests: forwards every request to the
  * development provider unchanged (Host header included, so the provider
  * builds its URLs with the proxy's address), counts requests by path, and
- * lets a test rewrite the token endpoint's JSON response or make it fail.
+ * lets a test rewrite the JSON response of an endpoint or make it fail.
  */
 import http from "node:http";
 import { freePort } from "./ports.ts";
@@ -11,17 +11,18 @@ export type TokenResponseTamper = (body: Record<string, unknown>) => Record<stri
 
 export async function startTamperingProxy(upstreamPort: number, port?: number) {
   const listenPort = port ?? (await freePort());
-  const state: { tamper: TokenResponseTamper | undefined; failToken: boolean; delays: Map<string, number> } = {
-    tamper: undefined,
-    failToken: false,
-    delays: new Map(),
+  const state = {
+    tampers: new Map<string, TokenResponseTamper>(),
+    failures: new Map<string, number>(),
+    delays: new Map<string, number>(),
   };
   const counts = new Map<string, number>();
   const server = http.createServer((req, res) => {
     const path = (req.url ?? "/").split("?")[0]!;
     counts.set(path, (counts.get(path) ?? 0) + 1);
-    if (state.failToken && path === "/token") {
-      res.writeHead(503, { "Content-Type": "text/plain" }).end("provider down");
+    const failure = state.failures.get(path);
+    if (failure) {
+      res.writeHead(failure, { "Content-Type": "text/plain" }).end("provider down");
       return;
     }
     const delay = state.delays.get(path);
@@ -41,8 +42,9 @@ export async function startTamperingProxy(upstreamPort: number, port?: number) {
         answer.on("end", () => {
           let body = Buffer.concat(chunks);
           const headers = { ...answer.headers };
-          if (state.tamper && req.url?.startsWith("/token") && answer.statusCode === 200) {
-            body = Buffer.from(JSON.stringify(state.tamper(JSON.parse(body.toString()))));
+          const tamper = state.tampers.get((req.url ?? "/").split("?")[0]!);
+          if (tamper && answer.statusCode === 200) {
+            body = Buffer.from(JSON.stringify(tamper(JSON.parse(body.toString()))));
             headers["content-length"] = String(body.length);
           }
           res.writeHead(answer.statusCode ?? 502, headers);
@@ -57,8 +59,14 @@ export async function startTamperingProxy(upstreamPort: number, port?: number) {
   await new Promise<void>((resolve) => server.listen(listenPort, "127.0.0.1", resolve));
   return {
     url: `http://127.0.0.1:${listenPort}`,
+    /** Rewrite the token endpoint's JSON answers (undefined: stop). */
     set tamper(fn: TokenResponseTamper | undefined) {
-      state.tamper = fn;
+      this.tamperJson("/token", fn);
+    },
+    /** Rewrite the JSON answers of one path, e.g. "/me" (userinfo); undefined: stop. */
+    tamperJson(path: string, fn: TokenResponseTamper | undefined) {
+      if (fn) state.tampers.set(path, fn);
+      else state.tampers.delete(path);
     },
     /** Hold requests for this path this long (a slow provider); 0 to stop. */
     delay(path: string, ms: number) {
@@ -67,7 +75,12 @@ export async function startTamperingProxy(upstreamPort: number, port?: number) {
     },
     /** Answer 503 at the token endpoint (a provider outage). */
     set failToken(fail: boolean) {
-      state.failToken = fail;
+      this.fail("/token", fail ? 503 : 0);
+    },
+    /** Answer this status at a path instead of forwarding (0: forward again). */
+    fail(path: string, status: number) {
+      if (status) state.failures.set(path, status);
+      else state.failures.delete(path);
     },
     /** Requests seen for a path since the last reset. */
     count: (path: string) => counts.get(path) ?? 0,
