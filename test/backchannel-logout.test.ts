@@ -12,7 +12,7 @@ import type { JWK } from "oidc-provider";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Browser } from "./support/browser.ts";
 import { confirmProviderLogout, SESSION_COOKIE, signIn } from "./support/flows.ts";
-import { sessionKey } from "./support/redis-keys.ts";
+import { sessionKey, readSession } from "./support/redis-keys.ts";
 import { CLIENT_ID, startStack, type Stack } from "./support/stack.ts";
 
 const EVENT = "http://schemas.openid.net/event/backchannel-logout";
@@ -33,8 +33,9 @@ afterAll(async () => {
 async function signedIn(username = "alice") {
   const browser = new Browser();
   await signIn(browser, stack.app.url, username);
-  const key = sessionKey(browser.cookie(stack.app.url, SESSION_COOKIE)!);
-  const record = JSON.parse((await stack.redis.client.get(key))!);
+  const cookie = browser.cookie(stack.app.url, SESSION_COOKIE)!;
+  const key = sessionKey(cookie);
+  const record = (await readSession(stack.redis.client, cookie))!;
   return { browser, key, sid: record.sid as string, sub: record.user.sub as string };
 }
 

@@ -21,7 +21,7 @@ import {
   submitLogin,
 } from "./support/flows.ts";
 import { freePort } from "./support/ports.ts";
-import { sessionKey, sessionKeys } from "./support/redis-keys.ts";
+import { readSession, sessionKeys } from "./support/redis-keys.ts";
 import { startApp, startTestProvider, startTestRedis, type App, type TestProviderOptions } from "./support/stack.ts";
 import { startTamperingProxy } from "./support/tampering-proxy.ts";
 
@@ -196,9 +196,7 @@ describe("logout by redirect with an enterprise-sized ID token", () => {
   it("sends logout_hint and client_id instead of an id_token_hint too large for a URL, and the provider's session ends", async () => {
     const browser = new Browser();
     await signIn(browser, stack.app.url, "groups-400");
-    const record = JSON.parse(
-      (await stack.redis.client.get(sessionKey(browser.cookie(stack.app.url, SESSION_COOKIE)!)))!,
-    );
+    const record = (await readSession(stack.redis.client, browser.cookie(stack.app.url, SESSION_COOKIE)!))!;
     expect(record.idToken.length).toBeGreaterThan(20_000);
 
     const logout = await postLogout(browser, stack.app.url);
@@ -230,9 +228,7 @@ describe("a provider that puts the identity claims only in userinfo", () => {
     const { landed } = await signIn(browser, stack.app.url);
     expect(landed.html).toContain('data-testid="user-name">Alice Example<');
     expect(landed.html).not.toContain('data-notice="profile-incomplete"');
-    const record = JSON.parse(
-      (await stack.redis.client.get(sessionKey(browser.cookie(stack.app.url, SESSION_COOKIE)!)))!,
-    );
+    const record = (await readSession(stack.redis.client, browser.cookie(stack.app.url, SESSION_COOKIE)!))!;
     expect(record.user).toEqual({
       sub: "alice",
       name: "Alice Example",

@@ -12,7 +12,7 @@ import type { DevProvider } from "../server/dev-oidc-provider/index.ts";
 import { Browser, type Page } from "./support/browser.ts";
 import { confirmProviderLogout, postLogout, SESSION_COOKIE, signIn } from "./support/flows.ts";
 import { freePort } from "./support/ports.ts";
-import { sessionKey } from "./support/redis-keys.ts";
+import { sessionKey, readSession } from "./support/redis-keys.ts";
 import {
   CLIENT_SECRET,
   SESSION_SECRET,
@@ -75,8 +75,9 @@ function record(response: Response, method: string, path: string) {
 
 /** The tokens the session holds (stored as they are: TOKEN_ENCRYPTION_KEYS is not set here). */
 async function tokensOf(browser: Browser, label: string) {
-  const key = sessionKey(browser.cookie(app.url, SESSION_COOKIE)!);
-  const session = JSON.parse((await redis.client.get(key))!);
+  const cookie = browser.cookie(app.url, SESSION_COOKIE)!;
+  const key = sessionKey(cookie);
+  const session = (await readSession(redis.client, cookie))!;
   secret(`${label}: the ID token`, session.idToken);
   secret(`${label}: the access token`, session.accessToken);
   secret(`${label}: the refresh token`, session.refreshToken);

@@ -6,7 +6,7 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { Browser } from "./support/browser.ts";
 import { confirmProviderLogout, endSessionForm, postLogout, SESSION_COOKIE, signIn } from "./support/flows.ts";
-import { sessionKey } from "./support/redis-keys.ts";
+import { readSession, sessionKey } from "./support/redis-keys.ts";
 import { CLIENT_ID, startStack, type Stack } from "./support/stack.ts";
 
 const stacks: Stack[] = [];
@@ -17,7 +17,8 @@ afterAll(async () => {
 async function signedIn(stack: Stack) {
   const browser = new Browser();
   await signIn(browser, stack.app.url);
-  return { browser, key: sessionKey(browser.cookie(stack.app.url, SESSION_COOKIE)!) };
+  const cookie = browser.cookie(stack.app.url, SESSION_COOKIE)!;
+  return { browser, key: sessionKey(cookie), record: (await readSession(stack.redis.client, cookie))! };
 }
 
 describe("a provider without end_session_endpoint", () => {
@@ -47,8 +48,8 @@ describe("OIDC_END_SESSION_URL", () => {
       appEnv: (provider) => ({ OIDC_END_SESSION_URL: `${provider.issuer}/session/end?ui_locales=en` }),
     });
     stacks.push(stack);
-    const { browser, key } = await signedIn(stack);
-    const idToken = JSON.parse((await stack.redis.client.get(key))!).idToken;
+    const { browser, key, record } = await signedIn(stack);
+    const idToken = record.idToken;
 
     const logout = await postLogout(browser, stack.app.url);
     const target = new URL(logout.headers.get("Location")!);
@@ -86,7 +87,7 @@ describe("OIDC_END_SESSION_METHOD=post", () => {
     const browser = new Browser();
     await signIn(browser, stack.app.url, "erin", "erin-password");
     const key = sessionKey(browser.cookie(stack.app.url, SESSION_COOKIE)!);
-    const idToken = JSON.parse((await stack.redis.client.get(key))!).idToken as string;
+    const idToken = (await readSession(stack.redis.client, browser.cookie(stack.app.url, SESSION_COOKIE)!))!.idToken;
 
     const logout = await postLogout(browser, stack.app.url);
     expect(logout.status).toBe(200);

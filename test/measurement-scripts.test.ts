@@ -26,6 +26,9 @@ it("compare: writes the report, JSON and chart, with the designs' real behaviour
   run("scripts/compare.ts", { COMPARE_QUICK: "1", COMPARE_OUT: out });
   const report = JSON.parse(readFileSync(path.join(out, "compare-report.json"), "utf8"));
   expect(report.cookie_bytes.redis_max_cookie_header).toBeLessThan(200);
+  // The hot record alone per request, whatever the tokens weigh (0 and 50 groups here).
+  expect(report.cookie_bytes.redis_max_bytes_from_redis_per_request).toBeGreaterThan(100);
+  expect(report.cookie_bytes.redis_max_bytes_from_redis_per_request).toBeLessThanOrEqual(400);
   expect(report.cookie_bytes.cookie_design_max_needed_cookie_header).toBeGreaterThan(4096);
   expect(report.throughput.ratio_redis_vs_cookie).toBeGreaterThan(0);
   expect(report.throughput.ratio_redis_vs_ceiling).toBeGreaterThan(0);
@@ -43,16 +46,27 @@ it("compare: writes the report, JSON and chart, with the designs' real behaviour
   expect(readFileSync(path.join(out, "compare-report.md"), "utf8")).toContain("Redis / cookie");
 });
 
-it("bench: fills Redis and reports requests/s and memory per session", { timeout: 180_000 }, () => {
-  run("scripts/bench.ts", { BENCH_QUICK: "1", BENCH_OUT: out });
-  const report = JSON.parse(readFileSync(path.join(out, "bench-report.json"), "utf8"));
-  expect(report.levels.map((l: { sessions: number }) => l.sessions)).toEqual([1_000, 10_000]);
-  for (const level of report.levels) {
-    expect(level.requests_per_s).toBeGreaterThan(0);
-    expect(level.non_2xx).toBe(0);
-    // A session costs at least its JSON, and not absurdly more.
-    expect(level.memory_per_session_bytes).toBeGreaterThan(report.settings.record_bytes);
-    expect(level.memory_per_session_bytes).toBeLessThan(report.settings.record_bytes * 3);
-  }
-  expect(existsSync(path.join(out, "bench-report.md"))).toBe(true);
-});
+it(
+  "bench: reports memory per session, bytes per request and requests/s by group claims and by session count",
+  { timeout: 180_000 },
+  () => {
+    run("scripts/bench.ts", { BENCH_QUICK: "1", BENCH_OUT: out });
+    const report = JSON.parse(readFileSync(path.join(out, "bench-report.json"), "utf8"));
+    expect(report.by_groups.map((l: { groups: number }) => l.groups)).toEqual([0, 10, 150, 400]);
+    for (const level of report.by_groups) {
+      expect(level.requests_per_s).toBeGreaterThan(0);
+      expect(level.non_2xx).toBe(0);
+      // A session costs at least its two records, and not absurdly more (the index entries and Redis's own overhead).
+      const records = level.hot_record_bytes + level.token_record_bytes;
+      expect(level.memory_per_session_bytes).toBeGreaterThan(records);
+      expect(level.memory_per_session_bytes).toBeLessThan(records * 3);
+      // The hot path reads the hot record alone, whatever the tokens weigh.
+      expect(level.redis_bytes_per_request).toBeGreaterThan(level.hot_record_bytes);
+      expect(level.redis_bytes_per_request).toBeLessThanOrEqual(400);
+    }
+    expect(report.by_sessions.map((l: { sessions: number }) => l.sessions)).toEqual([1_000, 10_000]);
+    for (const level of report.by_sessions) expect(level.non_2xx).toBe(0);
+    expect(report.ratio_requests_400_vs_0_groups).toBeGreaterThan(0);
+    expect(existsSync(path.join(out, "bench-report.md"))).toBe(true);
+  },
+);

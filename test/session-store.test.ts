@@ -1,7 +1,9 @@
 /**
  * The session store against a real redis-server (as connect-redis tests
- * itself): what it writes, with which TTLs, and that every way of ending a
- * session leaves no key behind.
+ * itself): what it writes, with which TTLs, that the hot record is read alone
+ * while both records' timers slide, that a record of the earlier layout is
+ * moved without losing the session, and that every way of ending a session
+ * leaves no key behind.
  */
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -9,21 +11,35 @@ import type { RedisRunner } from "../app/platform/redis.server.ts";
 import { RedisSessionStore, type Indexed } from "../app/session/session-store.server.ts";
 import { startTestRedis, type TestRedis } from "./support/stack.ts";
 
-interface Data extends Indexed {
+interface Hot extends Indexed {
   name?: string;
+}
+interface Cold {
+  token: string;
 }
 
 let redis: TestRedis;
 let client: Redis;
-let store: RedisSessionStore<Data>;
+let store: RedisSessionStore<Hot, Cold>;
 const now = () => Math.floor(Date.now() / 1000);
 const run: RedisRunner = (operation) => operation(client);
 const keys = () => client.keys("t:*").then((k) => k.sort()); // a test may use KEYS; the store never does
+const kinds = async () => (await keys()).map((k) => k.replace(/:[^:]+$/, ""));
 
 beforeAll(async () => {
   redis = await startTestRedis();
   client = redis.client;
-  store = new RedisSessionStore<Data>({ redis: run, prefix: "t:", idleTimeout: 600, maxAge: 3600 });
+  store = new RedisSessionStore<Hot, Cold>({
+    redis: run,
+    prefix: "t:",
+    idleTimeout: 600,
+    maxAge: 3600,
+    cold: {
+      encode: (cold, id) => Buffer.from(`${id}|${cold.token}`),
+      decode: (b) => ({ token: b.toString().split("|")[1]! }),
+    },
+    fromLegacy: ({ token, ...hot }) => ({ hot: hot as Hot, cold: typeof token === "string" ? { token } : undefined }),
+  });
 });
 afterAll(async () => {
   await redis?.stop();
@@ -32,46 +48,55 @@ beforeEach(async () => {
   await client.flushdb();
 });
 
-const signedIn = (sub: string, sid?: string): Data => ({ user: { sub }, sid, expiresAt: now() + 3600, name: sub });
+const signedIn = (sub: string, sid?: string): Hot => ({ user: { sub }, sid, expiresAt: now() + 3600, name: sub });
 
 describe("RedisSessionStore", () => {
-  it("creates a record under a new id with the TTL asked for, and indexes it by user and provider session", async () => {
-    const id = await store.create(signedIn("alice", "sid-1"), 300);
+  it("creates a hot and a cold record in one hash slot, with the TTL asked for, indexed by user and provider session", async () => {
+    const id = await store.create(signedIn("alice", "sid-1"), { token: "T" }, 300);
     expect(id).toMatch(/^[A-Za-z0-9_-]{22}$/);
-    expect(await client.ttl(`t:sess:${id}`)).toBeGreaterThan(295);
-    expect((await keys()).map((k) => k.replace(/:[^:]+$/, ""))).toEqual(["t:sess", "t:sid", "t:sub"]);
+    expect(await kinds()).toEqual(["t:sess", "t:sid", "t:sub", "t:tok"]);
+    // The id as a hash tag in both: one Cluster slot.
+    expect(await client.exists(`t:sess:{${id}}`, `t:tok:{${id}}`)).toBe(2);
+    expect(await client.ttl(`t:sess:{${id}}`)).toBeGreaterThan(295);
+    expect(await client.ttl(`t:tok:{${id}}`)).toBeGreaterThan(295);
     expect((await store.list({ sub: "alice" })).map((s) => s.id)).toEqual([id]);
     expect((await store.list({ sid: "sid-1" })).map((s) => s.id)).toEqual([id]);
+    expect(await store.readCold(id)).toEqual({ token: "T" });
   });
 
-  it("reads with one GETEX that slides the idle timeout; listing does not slide it", async () => {
-    const id = await store.create(signedIn("bob"), 100);
-    expect(await client.ttl(`t:sess:${id}`)).toBeLessThanOrEqual(100);
+  it("reads only the hot record, sliding both records' idle timeout; listing slides nothing", async () => {
+    const id = await store.create(signedIn("bob"), { token: "T" }, 100);
     const [listed] = await store.list({ sub: "bob" });
     expect(listed!.ttl).toBeLessThanOrEqual(100);
-    expect((await store.read(id))?.name).toBe("bob");
-    expect(await client.ttl(`t:sess:${id}`)).toBeGreaterThan(595);
+    expect(await store.read(id)).toEqual(signedIn("bob"));
+    expect(await client.ttl(`t:sess:{${id}}`)).toBeGreaterThan(595);
+    expect(await client.ttl(`t:tok:{${id}}`)).toBeGreaterThan(595);
   });
 
   it("never sends an id that is not one of its own to Redis, and reads an unreadable record as none", async () => {
     expect(await store.read("../../etc/passwd")).toBeNull();
-    await client.set("t:sess:AAAAAAAAAAAAAAAAAAAAAA", "{not json", "EX", 60);
+    await client.set("t:sess:{AAAAAAAAAAAAAAAAAAAAAA}", "{not json", "EX", 60);
     expect(await store.read("AAAAAAAAAAAAAAAAAAAAAA")).toBeNull();
   });
 
-  it("never brings back a deleted session on update, and deletes on a TTL of zero", async () => {
-    const id = await store.create(signedIn("carol"), 300);
+  it("updates the hot record alone or both, never brings back a deleted session, and deletes on a TTL of zero", async () => {
+    const id = await store.create(signedIn("carol"), { token: "old" }, 300);
+    await store.update(id, { ...signedIn("carol"), name: "Carol" }, 200);
+    expect((await store.read(id))?.name).toBe("Carol");
+    expect(await store.readCold(id)).toEqual({ token: "old" });
+    await store.update(id, signedIn("carol"), 300, { token: "new" });
+    expect(await store.readCold(id)).toEqual({ token: "new" });
     await store.destroy(id);
-    await store.update(id, signedIn("carol"), 300);
+    await store.update(id, signedIn("carol"), 300, { token: "again" });
     expect(await keys()).toEqual([]);
-    const other = await store.create(signedIn("dave", "sid-2"), 300);
+    const other = await store.create(signedIn("dave", "sid-2"), { token: "T" }, 300);
     await store.update(other, signedIn("dave", "sid-2"), 0);
     expect(await keys()).toEqual([]);
   });
 
-  it("destroys the record and its index entries, with the data at hand or without (GETDEL tells which)", async () => {
-    const a = await store.create(signedIn("erin", "sid-3"), 300);
-    const b = await store.create(signedIn("erin", "sid-3"), 300);
+  it("destroys both records and the index entries, with the data at hand or without (GETDEL tells which)", async () => {
+    const a = await store.create(signedIn("erin", "sid-3"), { token: "A" }, 300);
+    const b = await store.create(signedIn("erin", "sid-3"), { token: "B" }, 300);
     await store.destroy(a, signedIn("erin", "sid-3"));
     expect((await store.list({ sid: "sid-3" })).map((s) => s.id)).toEqual([b]);
     await store.destroy(b);
@@ -79,16 +104,62 @@ describe("RedisSessionStore", () => {
   });
 
   it("drops index entries whose session expired on its own while listing", async () => {
-    const id = await store.create(signedIn("frank"), 300);
-    await client.del(`t:sess:${id}`); // as an idle expiry would
+    const id = await store.create(signedIn("frank"), { token: "T" }, 300);
+    await client.del(`t:sess:{${id}}`, `t:tok:{${id}}`); // as an idle expiry would
     expect(await store.list({ sub: "frank" })).toEqual([]);
     expect(await keys()).toEqual([]);
   });
 
   it("ends every session of a user at once", async () => {
-    await Promise.all([store.create(signedIn("gina", "x"), 300), store.create(signedIn("gina", "y"), 300)]);
+    await Promise.all([
+      store.create(signedIn("gina", "x"), { token: "1" }, 300),
+      store.create(signedIn("gina", "y"), undefined, 300),
+    ]);
     await store.destroyMany(await store.list({ sub: "gina" }));
     expect(await keys()).toEqual([]);
+  });
+
+  describe("records of the layout before the split", () => {
+    /** A session as the earlier build stored it: one record, indexed the same way. */
+    async function legacySession(sub: string) {
+      const id = await store.create(signedIn(sub, `sid-${sub}`), { token: "T" }, 300);
+      await client.del(`t:sess:{${id}}`, `t:tok:{${id}}`);
+      await client.set(
+        `t:sess:${id}`,
+        JSON.stringify({ ...signedIn(sub, `sid-${sub}`), token: "legacy-token" }),
+        "EX",
+        300,
+      );
+      return id;
+    }
+
+    it("are read when the new records are missing, and moved at once under the same id", async () => {
+      const id = await legacySession("hana");
+      expect(await store.read(id)).toEqual(signedIn("hana", "sid-hana"));
+      expect(await client.exists(`t:sess:${id}`)).toBe(0);
+      expect(await store.readCold(id)).toEqual({ token: "legacy-token" });
+      expect(await store.read(id)).toEqual(signedIn("hana", "sid-hana"));
+    });
+
+    it("are found by the indexes before they are moved, and ended whole", async () => {
+      const id = await legacySession("ivan");
+      const [found] = await store.list({ sid: "sid-ivan" });
+      expect(found).toMatchObject({ id, legacy: true, data: signedIn("ivan", "sid-ivan") });
+      await store.destroyMany([found!]);
+      expect(await keys()).toEqual([]);
+      const other = await legacySession("jane");
+      await store.destroy(other); // without the data: found by GETDEL of the old record
+      expect(await keys()).toEqual([]);
+    });
+
+    it("are all moved by moveAllLegacy, and nothing else is touched", async () => {
+      const ids = await Promise.all(["k1", "k2", "k3"].map(legacySession));
+      const current = await store.create(signedIn("kept"), { token: "T" }, 300);
+      expect(await store.moveAllLegacy()).toBe(3);
+      expect(await store.moveAllLegacy()).toBe(0);
+      for (const id of [...ids, current]) expect(await client.exists(`t:sess:{${id}}`, `t:tok:{${id}}`)).toBe(2);
+      expect((await keys()).filter((k) => /^t:sess:[^{]/.test(k))).toEqual([]);
+    });
   });
 
   it("holds the refresh lock for one owner, releases it only for that owner, and lets it expire", async () => {

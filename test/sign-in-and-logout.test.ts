@@ -17,7 +17,7 @@ import {
   startSignIn,
   submitLogin,
 } from "./support/flows.ts";
-import { sessionKey } from "./support/redis-keys.ts";
+import { sessionKey, readSession } from "./support/redis-keys.ts";
 import { CLIENT_ID, startStack, type Stack } from "./support/stack.ts";
 
 let stack: Stack;
@@ -84,7 +84,7 @@ describe("sign-in", () => {
     expect(Buffer.byteLength(`Cookie: ${landed.sentCookie}`)).toBeLessThan(200);
 
     const key = sessionKey(browser.cookie(stack.app.url, SESSION_COOKIE)!);
-    const record = JSON.parse((await stack.redis.client.get(key))!);
+    const record = (await readSession(stack.redis.client, browser.cookie(stack.app.url, SESSION_COOKIE)!))!;
     expect(record.idToken.split(".")).toHaveLength(3);
     expect(record.accessToken.length).toBeGreaterThan(10);
     expect(record.refreshToken.length).toBeGreaterThan(10);
@@ -113,9 +113,7 @@ describe("sign-in", () => {
     const callbackHop = landed.hops.find((h) => h.url.includes("/auth/callback"))!;
     expect(Buffer.byteLength(`Set-Cookie: ${setCookieFor(callbackHop.setCookies, SESSION_COOKIE)}`)).toBeLessThan(200);
     expect(Buffer.byteLength(`Cookie: ${landed.sentCookie}`)).toBeLessThan(200);
-    const record = JSON.parse(
-      (await stack.redis.client.get(sessionKey(browser.cookie(stack.app.url, SESSION_COOKIE)!)))!,
-    );
+    const record = (await readSession(stack.redis.client, browser.cookie(stack.app.url, SESSION_COOKIE)!))!;
     expect(record.idToken.length).toBeGreaterThan(6000);
     // The 150 groups are stored once, inside the id_token, not again as decoded claims.
     expect(JSON.stringify(record)).not.toContain("/acme-corp/");
@@ -137,7 +135,7 @@ describe("logout", () => {
     await signIn(browser, stack.app.url);
     const oldCookie = browser.cookie(stack.app.url, SESSION_COOKIE)!;
     const key = sessionKey(oldCookie);
-    const record = JSON.parse((await stack.redis.client.get(key))!);
+    const record = (await readSession(stack.redis.client, oldCookie))!;
 
     const logout = await postLogout(browser, stack.app.url);
     expect(logout.status).toBe(302);
@@ -177,7 +175,9 @@ describe("logout", () => {
     const browser = new Browser();
     await signIn(browser, stack.app.url, "erin", "erin-password");
     const key = sessionKey(browser.cookie(stack.app.url, SESSION_COOKIE)!);
-    expect(JSON.parse((await stack.redis.client.get(key))!).idToken.length).toBeGreaterThan(2000);
+    expect(
+      (await readSession(stack.redis.client, browser.cookie(stack.app.url, SESSION_COOKIE)!))!.idToken.length,
+    ).toBeGreaterThan(2000);
 
     const logout = await postLogout(browser, stack.app.url);
     expect(logout.status).toBe(302);

@@ -10,7 +10,7 @@ import { startDevProvider, type DevProvider } from "../server/dev-oidc-provider/
 import { Browser } from "./support/browser.ts";
 import { SESSION_COOKIE, signIn } from "./support/flows.ts";
 import { freePort } from "./support/ports.ts";
-import { sessionKey } from "./support/redis-keys.ts";
+import { sessionKey, readSession } from "./support/redis-keys.ts";
 import { CLIENT_ID, CLIENT_SECRET, startApp, startTestRedis, type App, type TestRedis } from "./support/stack.ts";
 import { startTamperingProxy } from "./support/tampering-proxy.ts";
 
@@ -51,14 +51,16 @@ afterAll(async () => {
 async function signedInWithExpiringToken() {
   const browser = new Browser();
   await signIn(browser, apps[0]!.url);
-  const key = sessionKey(browser.cookie(apps[0]!.url, SESSION_COOKIE)!);
-  const record = JSON.parse((await redis.client.get(key))!);
+  const sessionCookie = browser.cookie(apps[0]!.url, SESSION_COOKIE)!;
+  const key = sessionKey(sessionCookie);
+  const record = (await readSession(redis.client, sessionCookie))!;
+  const hot = JSON.parse((await redis.client.get(key))!);
   await redis.client.set(
     key,
-    JSON.stringify({ ...record, accessTokenExpiresAt: Math.floor(Date.now() / 1000) + 5 }),
+    JSON.stringify({ ...hot, accessTokenExpiresAt: Math.floor(Date.now() / 1000) + 5 }),
     "KEEPTTL",
   );
-  return { cookie: browser.cookieHeader(apps[0]!.url), key, record };
+  return { cookie: browser.cookieHeader(apps[0]!.url), sessionCookie, key, record };
 }
 
 const get = (app: App, cookie: string) =>
@@ -67,7 +69,7 @@ const get = (app: App, cookie: string) =>
 it("50 concurrent requests across two processes refresh exactly once, and all use the new token", async () => {
   // Both processes warm, and a provider slow enough that all 50 requests arrive while a refresh is in flight.
   await Promise.all(apps.map((app) => fetch(`${app.url}/`)));
-  const { cookie, key, record } = await signedInWithExpiringToken();
+  const { cookie, sessionCookie, record } = await signedInWithExpiringToken();
   proxy.resetCounts();
   proxy.delay("/token", 300);
   const responses = await Promise.all(Array.from({ length: 50 }, (_, i) => get(apps[i % 2]!, cookie))).finally(() =>
@@ -76,7 +78,7 @@ it("50 concurrent requests across two processes refresh exactly once, and all us
   expect(responses.map((r) => r.status)).toEqual(Array(50).fill(200));
   expect(responses.every((r) => r.headers.getSetCookie().length === 0)).toBe(true);
   expect(proxy.count("/token")).toBe(1);
-  const refreshed = JSON.parse((await redis.client.get(key))!);
+  const refreshed = (await readSession(redis.client, sessionCookie))!;
   expect(refreshed.accessToken).not.toBe(record.accessToken);
   expect(refreshed.accessTokenExpiresAt).toBeGreaterThan(Math.floor(Date.now() / 1000) + 500);
   // Fresh now: the next requests do not refresh again.

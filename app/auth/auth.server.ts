@@ -22,9 +22,8 @@ import { ensureFreshTokens } from "../oidc/token-refresh.server.ts";
 import { getEnv } from "../platform/env.server.ts";
 import { logger } from "../platform/logger.server.ts";
 import { FLOW_MAX_AGE, type AppSession, type SessionData, type SessionUser } from "../session/session-data.ts";
-import { sealSessionToken as seal, sessionToken } from "../session/session-tokens.server.ts";
-import { commitSession, destroySession, getSession, logoutStateCookie } from "../session/session.server.ts";
-import { approximateIp } from "../session/user-agent.ts";
+import { commitSession, destroySession, getSession, logoutStateCookie, readTokens } from "../session/session.server.ts";
+import { approximateIp, describeUserAgent } from "../session/user-agent.ts";
 import type { LogoutState } from "./signed-out-notice.server.ts";
 
 /** What a successful callback yields: the data of the new session, where to go, and the session it replaces. */
@@ -81,10 +80,11 @@ const authenticator = () =>
             // The ID token's claims win over userinfo's: it is signed.
             user: sessionUser({ ...userinfo, ...claims }),
             profileIncomplete: userinfoFailed || undefined,
-            idToken: seal("idToken", tokens.id_token),
-            accessToken: seal("accessToken", tokens.access_token),
-            refreshToken: seal("refreshToken", tokens.refresh_token),
+            idToken: tokens.id_token,
+            accessToken: tokens.access_token,
+            refreshToken: tokens.refresh_token,
             accessTokenExpiresAt: tokens.expires_in ? now + tokens.expires_in : undefined,
+            refreshable: Boolean(tokens.refresh_token) || undefined,
             sid: typeof claims.sid === "string" ? claims.sid : undefined,
             signedInAt: now,
             expiresAt: now + getEnv().sessionMaxAge,
@@ -173,7 +173,7 @@ export async function completeSignIn(request: Request, clientIp?: string): Promi
     throw error;
   }
   const { data, returnTo, previous } = signIn;
-  data.userAgent = request.headers.get("User-Agent")?.slice(0, 300) ?? undefined;
+  data.device = describeUserAgent(request.headers.get("User-Agent") ?? undefined);
   data.ip = approximateIp(clientIp);
   await destroySession(previous ?? (await getSession(request)));
   const setCookie = await commitSession(createSession<SessionData>(data)); // the cookie design may throw SessionTooLargeError
@@ -197,7 +197,7 @@ export async function logout(request: Request) {
   let endSession: EndSession | { kind: "provider-unreachable" };
   try {
     const config = getEnv().oidc.endSessionUrl ? undefined : await getOidcConfig();
-    endSession = buildEndSession(config, sessionToken(session, "idToken"));
+    endSession = buildEndSession(config, (await readTokens(session)).idToken);
   } catch (error) {
     if (!(error instanceof ProviderUnavailableError || error instanceof ProviderMisconfiguredError)) throw error;
     logger.warn({ err: error }, `[logout] ${error.message}`);

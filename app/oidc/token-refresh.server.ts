@@ -13,10 +13,10 @@ import * as client from "openid-client";
 import { getEnv } from "../platform/env.server.ts";
 import { logger } from "../platform/logger.server.ts";
 import type { AppSession } from "../session/session-data.ts";
-import { sealSessionToken as seal, sessionToken } from "../session/session-tokens.server.ts";
 import {
   destroySession,
   readSessionById,
+  readTokens,
   refreshLock,
   saveSession,
   sessionsLiveOnServer,
@@ -38,7 +38,7 @@ export function needsRefresh(session: AppSession): boolean {
   const expiresAt = session.get("accessTokenExpiresAt");
   return (
     sessionsLiveOnServer() &&
-    Boolean(session.get("refreshToken")) &&
+    Boolean(session.get("refreshable")) &&
     typeof expiresAt === "number" &&
     expiresAt - now() <= getEnv().tokenRefreshMargin
   );
@@ -66,10 +66,11 @@ async function refreshOnce(session: AppSession): Promise<AppSession | null> {
     const current = await readSessionById(session.id);
     if (!current) return null;
     if (!needsRefresh(current)) return current;
-    const refreshToken = sessionToken(current, "refreshToken");
+    const stored = await readTokens(current);
+    const refreshToken = stored.refreshToken;
     if (!refreshToken) {
-      // Stored but unreadable (its TOKEN_ENCRYPTION_KEYS key is gone): forget it rather than retry on every request.
-      current.unset("refreshToken");
+      // Gone or unreadable (its TOKEN_ENCRYPTION_KEYS key is gone): stop trying rather than retry on every request.
+      current.unset("refreshable");
       await saveSession(current);
       return current;
     }
@@ -87,15 +88,17 @@ async function refreshOnce(session: AppSession): Promise<AppSession | null> {
         { cause: error },
       );
     }
-    current.set("accessToken", seal("accessToken", tokens.access_token));
     current.set("accessTokenExpiresAt", tokens.expires_in ? now() + tokens.expires_in : undefined);
-    if (tokens.refresh_token) current.set("refreshToken", seal("refreshToken", tokens.refresh_token)); // rotated
-    if (tokens.id_token) current.set("idToken", seal("idToken", tokens.id_token));
+    const renewed = {
+      idToken: tokens.id_token ?? stored.idToken,
+      accessToken: tokens.access_token,
+      refreshToken: tokens.refresh_token ?? refreshToken, // rotated, or kept
+    };
     // Only while the lock is still ours: a refresh slower than the lock must not overwrite a newer one.
     if ((await refreshLock.owner(session.id)) !== owner) {
       throw new RefreshUnavailableError("the token refresh outlasted its lock; its result was dropped");
     }
-    await saveSession(current);
+    await saveSession(current, renewed);
     logger.info("[refresh] access token refreshed");
     return current;
   } finally {

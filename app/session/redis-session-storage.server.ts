@@ -1,31 +1,40 @@
 /**
  * Remix's SessionStorage over the session store: the cookie carries only the
- * signed id, the store does the rest. A thin adapter; the one thing it adds
- * to Remix's `createSessionStorage` is a `destroySession` that hands the store
- * the session's data, so its index entries go without reading the record first.
+ * signed id, the store does the rest. A thin adapter: `split` says which of
+ * the data the app sets goes to the hot record and which to the cold one
+ * (a session read back holds only the hot part), and `destroySession` hands
+ * the store the session's data, so its index entries go without reading the
+ * record first.
  */
 import { createSessionStorage, type Cookie, type Session, type SessionStorage } from "@remix-run/node";
 import { ttlSeconds, type Indexed, type RedisSessionStore } from "./session-store.server.ts";
 
-export function createRedisSessionStorage<Data extends Indexed>(options: {
+export function createRedisSessionStorage<Data extends Hot, Hot extends Indexed, Cold>(options: {
   cookie: Cookie;
-  store: RedisSessionStore<Data>;
+  store: RedisSessionStore<Hot, Cold>;
+  split: (data: Data) => { hot: Hot; cold: Cold | undefined };
 }): SessionStorage<Data, Data> {
-  const { cookie, store } = options;
+  const { cookie, store, split } = options;
   const ttl = (expires: Date | undefined) => ttlSeconds(store.idleTimeout, expires);
   // What Remix hands over is the data as the app set it (this app uses no flash values).
-  const stored = (data: Session<Data, Data>["data"]) => data as unknown as Data;
+  const parts = (data: Session<Data, Data>["data"]) => split(data as unknown as Data);
   const storage = createSessionStorage<Data, Data>({
     cookie,
-    createData: (data, expires) => store.create(stored(data), ttl(expires)),
+    createData: (data, expires) => {
+      const { hot, cold } = parts(data);
+      return store.create(hot, cold, ttl(expires));
+    },
     readData: (id) => store.read(id) as Promise<Session<Data, Data>["data"] | null>,
-    updateData: (id, data, expires) => store.update(id, stored(data), ttl(expires)),
+    updateData: (id, data, expires) => {
+      const { hot, cold } = parts(data);
+      return store.update(id, hot, ttl(expires), cold);
+    },
     deleteData: (id) => store.destroy(id),
   });
   return {
     ...storage,
     async destroySession(session, serializeOptions) {
-      await store.destroy(session.id, stored(session.data));
+      await store.destroy(session.id, parts(session.data).hot);
       return cookie.serialize("", { ...serializeOptions, maxAge: undefined, expires: new Date(0) });
     },
   };

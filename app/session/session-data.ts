@@ -19,13 +19,9 @@ export interface SessionUser {
   preferredUsername?: string;
 }
 
-export interface SessionData {
+/** The hot record: what every request reads, kept small whatever the tokens weigh. */
+export interface HotSessionData {
   user?: SessionUser;
-  idToken?: string;
-  accessToken?: string;
-  refreshToken?: string;
-  /** Epoch seconds. */
-  accessTokenExpiresAt?: number;
   /** True when userinfo was needed at sign-in but could not be fetched: `user` holds only what the ID token had. */
   profileIncomplete?: boolean;
   /** The provider's session id (`sid` claim) when it sends one. */
@@ -33,12 +29,31 @@ export interface SessionData {
   /** Epoch seconds: sign-in time and the absolute end of this session (SESSION_MAX_AGE). */
   signedInAt?: number;
   expiresAt?: number;
-  /** Where it was signed in from, for the sessions list: the User-Agent (truncated) and an approximate IP. */
-  userAgent?: string;
+  /** Epoch seconds: when the access token expires; with `refreshable`, what the refresh guard reads. */
+  accessTokenExpiresAt?: number;
+  /** A refresh token is stored (with the other tokens). */
+  refreshable?: boolean;
+  /** Where it was signed in from, for the sessions list: the browser ("Firefox on Linux") and an approximate IP. */
+  device?: string;
   ip?: string;
   /** Sign-ins in progress, by `state`. Only in pre-sign-in sessions, which live 10 minutes. */
   flows?: Record<string, OidcFlow>;
 }
+
+/** The tokens: in the Redis design a record of their own, read only where used (token-record.server.ts). */
+export interface SessionTokens {
+  idToken?: string;
+  accessToken?: string;
+  refreshToken?: string;
+}
+
+/**
+ * A session as the app handles it: the hot record, and the tokens where they
+ * travel with it (the cookie design keeps them in the cookie; a new session
+ * carries them until it is stored). A session read from Redis has no tokens:
+ * `readTokens` (session.server.ts) fetches them.
+ */
+export type SessionData = HotSessionData & SessionTokens;
 
 export type AppSession = Session<SessionData>;
 

@@ -3,29 +3,39 @@
  * (in the manner of connect-redis). No other module builds these keys or
  * parses these values.
  *
- * | key                          | value                                   | TTL |
- * |------------------------------|-----------------------------------------|-----|
- * | `<prefix>sess:<id>`          | the record, JSON                        | idle timeout, capped by the cookie's expiry |
- * | `<prefix>sid:<sha256(sid)>`  | sorted set: ids of a provider session   | SESSION_MAX_AGE after its last add |
- * | `<prefix>sub:<sha256(sub)>`  | sorted set: ids of a user               | SESSION_MAX_AGE after its last add |
- * | `<prefix>lock:refresh:<id>`  | owner of a token refresh in progress    | the lock's lifetime |
+ * | key                            | value                                              | TTL |
+ * |--------------------------------|----------------------------------------------------|-----|
+ * | `<prefix>sess:{<id>}`          | the hot record: what every request reads, JSON     | idle timeout, capped by the cookie's expiry |
+ * | `<prefix>tok:{<id>}`           | the cold record: the tokens, bytes (token-record)  | the same as the hot record's |
+ * | `<prefix>sid:<sha256(sid)>`    | sorted set: ids of a provider session              | SESSION_MAX_AGE after its last add |
+ * | `<prefix>sub:<sha256(sub)>`    | sorted set: ids of a user                          | SESSION_MAX_AGE after its last add |
+ * | `<prefix>lock:refresh:{<id>}`  | owner of a token refresh in progress               | the lock's lifetime |
+ * | `<prefix>sess:<id>`            | a record of the layout before the split (read, then moved) | as it was written |
  *
  * - ids are 128 random bits, base64url (22 characters); anything else is never sent to Redis;
- * - a read is one round trip, `GETEX … EX idle`, which also slides the idle timeout;
+ * - `{<id>}` is a hash tag: a session's keys live in one Redis Cluster slot,
+ *   so a read (GETEX of the hot record and EXPIRE of the cold one, pipelined)
+ *   is one round trip, and a write of both one MULTI;
+ * - a read slides both records' idle timeout and returns only the hot one
+ *   (a few hundred bytes, whatever the tokens weigh); the cold one is read
+ *   only where tokens are used;
  * - a write's TTL is the smaller of the idle timeout and the time left until
  *   the cookie expires; zero or less deletes (as connect-redis does);
  * - an update never resurrects a session deleted meanwhile (`SET … XX`), so a
  *   logout in one tab cannot be undone by a write from another;
  * - index entries (score: the session's absolute expiry) are added before the
- *   record is written and removed after it is deleted, so a live session is
- *   always indexed; an entry left behind by a failure in between names no
+ *   records are written and removed after they are deleted, so a live session
+ *   is always indexed; an entry left behind by a failure in between names no
  *   session and is dropped when found;
- * - every command touches one key, so all of it works unchanged on a Redis Cluster.
+ * - a record of the earlier single-record layout is read when the new one is
+ *   missing, and moved to the new layout at once, under the same id: nobody
+ *   is signed out by the upgrade (scripts/migrate-sessions.ts moves them all).
  *
- * docs/decisions/003-redis-keys-ttls-and-failures.md, 009-backchannel-logout.md, 011-redis-topologies.md
+ * docs/decisions/003-redis-keys-ttls-and-failures.md, 009-backchannel-logout.md,
+ * 011-redis-topologies.md, 014-hot-and-cold-session-records.md
  */
 import { createHash, randomBytes } from "node:crypto";
-import type { RedisRunner } from "../platform/redis.server.ts";
+import type { RedisClient, RedisRunner } from "../platform/redis.server.ts";
 
 export const SESSION_ID_PATTERN = /^[A-Za-z0-9_-]{22}$/;
 
@@ -39,57 +49,89 @@ export function ttlSeconds(idleTimeout: number, expires: Date | undefined, now =
   return Math.min(idleTimeout, Math.floor((expires.getTime() - now) / 1000));
 }
 
-/** What the store reads of a record to index it: who, which provider session, until when (epoch seconds). */
+/** What the store reads of a hot record to index it: who, which provider session, until when (epoch seconds). */
 export interface Indexed {
   user?: { sub: string };
   sid?: string;
   expiresAt?: number;
 }
 
+/** How the cold record is stored: the app's codec (token-record.server.ts). `id` lets it bind the bytes to the session. */
+export interface ColdCodec<Cold> {
+  encode(cold: Cold, id: string): Buffer;
+  decode(stored: Buffer, id: string): Cold;
+}
+
 /** Sessions of one provider session (`sid`) or of one user (`sub`). */
 export type SessionQuery = { sid: string } | { sub: string };
 
-export interface StoredSession<Data> {
+export interface StoredSession<Hot> {
   id: string;
-  data: Data;
+  data: Hot;
   /** Seconds left of its idle timeout (each read resets it to the full idle timeout). */
   ttl: number;
+  /** Still in the layout before the split (not read since the upgrade). */
+  legacy?: boolean;
 }
 
-export interface RedisSessionStoreOptions {
+export interface RedisSessionStoreOptions<Hot, Cold> {
   /** Runs a command, mapping outages to typed errors (platform/redis.server.ts). */
   redis: RedisRunner;
-  /** Key prefix, e.g. "rro:" gives "rro:sess:<id>". */
+  /** Key prefix, e.g. "rro:" gives "rro:sess:{<id>}". */
   prefix: string;
   /** Sliding idle timeout, in seconds. */
   idleTimeout: number;
   /** The absolute session lifetime, in seconds: how long an index key outlives its last add. */
   maxAge: number;
+  cold: ColdCodec<Cold>;
+  /** Splits a record of the earlier single-record layout into the two. */
+  fromLegacy(record: Record<string, unknown>): { hot: Hot; cold: Cold | undefined };
 }
 
 const digest = (value: string) => createHash("sha256").update(value).digest("base64url");
 const epochSeconds = () => Math.floor(Date.now() / 1000);
 const RELEASE_LOCK = `if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("del", KEYS[1]) else return 0 end`;
 
-export class RedisSessionStore<Data extends Indexed> {
-  readonly idleTimeout: number;
-  private readonly redis: RedisRunner;
-  private readonly prefix: string;
-  private readonly maxAge: number;
+/** Runs a pipeline or MULTI, throwing the first command's error (so the caller's error mapping sees it). */
+async function results(batch: ReturnType<RedisClient["pipeline"]>): Promise<unknown[]> {
+  const replies = (await batch.exec()) ?? [];
+  const failed = replies.find(([error]) => error);
+  if (failed) throw failed[0];
+  return replies.map(([, value]) => value);
+}
 
-  constructor(options: RedisSessionStoreOptions) {
-    this.redis = options.redis;
-    this.prefix = options.prefix;
+export class RedisSessionStore<Hot extends Indexed, Cold> {
+  readonly idleTimeout: number;
+  private readonly options: RedisSessionStoreOptions<Hot, Cold>;
+
+  constructor(options: RedisSessionStoreOptions<Hot, Cold>) {
+    this.options = options;
     this.idleTimeout = options.idleTimeout;
-    this.maxAge = options.maxAge;
   }
 
-  private recordKey(id: string) {
-    return `${this.prefix}sess:${id}`;
+  private get redis() {
+    return this.options.redis;
+  }
+
+  private hotKey(id: string) {
+    return `${this.options.prefix}sess:{${id}}`;
+  }
+
+  private coldKey(id: string) {
+    return `${this.options.prefix}tok:{${id}}`;
+  }
+
+  private legacyKey(id: string) {
+    return `${this.options.prefix}sess:${id}`;
+  }
+
+  private lockKey(id: string) {
+    return `${this.options.prefix}lock:refresh:{${id}}`;
   }
 
   private indexKey(query: SessionQuery) {
-    return "sid" in query ? `${this.prefix}sid:${digest(query.sid)}` : `${this.prefix}sub:${digest(query.sub)}`;
+    const { prefix } = this.options;
+    return "sid" in query ? `${prefix}sid:${digest(query.sid)}` : `${prefix}sub:${digest(query.sub)}`;
   }
 
   private indexKeys(data: Indexed): string[] {
@@ -97,52 +139,110 @@ export class RedisSessionStore<Data extends Indexed> {
     return [this.indexKey({ sub: data.user.sub }), ...(data.sid ? [this.indexKey({ sid: data.sid })] : [])];
   }
 
-  private lockKey(id: string) {
-    return `${this.prefix}lock:refresh:${id}`;
-  }
-
-  /** Stores a new session under a new id and returns the id. A TTL of zero or less stores nothing. One MULTI per index key, then SET NX. */
-  async create(data: Data, ttl: number): Promise<string> {
-    const body = JSON.stringify(data);
+  /**
+   * Stores a new session under a new id and returns the id: index entries
+   * (one MULTI per index key), then both records in one MULTI (SET NX). A
+   * TTL of zero or less stores nothing.
+   */
+  async create(hot: Hot, cold: Cold | undefined, ttl: number): Promise<string> {
+    const body = JSON.stringify(hot);
     for (;;) {
       const id = newSessionId();
       if (ttl <= 0) return id; // already expired: nothing to store
-      await this.addToIndexes(id, data);
-      if (await this.redis((r) => r.set(this.recordKey(id), body, "EX", ttl, "NX"))) return id;
+      await this.addToIndexes(id, hot);
+      const created = cold
+        ? await this.redis(async (r) => {
+            const multi = r.multi().set(this.coldKey(id), this.options.cold.encode(cold, id), "EX", ttl, "NX");
+            return (await results(multi.set(this.hotKey(id), body, "EX", ttl, "NX")))[1];
+          })
+        : await this.redis((r) => r.set(this.hotKey(id), body, "EX", ttl, "NX"));
+      if (created) return id;
       // A 128-bit collision is not expected; if it happens, the entries just added name someone else's session.
-      await this.removeFromIndexes([{ id, data }]);
+      await this.removeFromIndexes([{ id, data: hot }]);
     }
   }
 
-  /** The record, sliding its idle timeout (one GETEX); null when there is none or it is unreadable. */
-  async read(id: string): Promise<Data | null> {
+  /**
+   * The hot record, sliding the idle timeout of both records: one round trip
+   * (GETEX, EXPIRE). Null when there is none or it is unreadable.
+   */
+  async read(id: string): Promise<Hot | null> {
     if (!SESSION_ID_PATTERN.test(id)) return null; // not one of ours: no Redis call
-    return parse<Data>(await this.redis((r) => r.getex(this.recordKey(id), "EX", this.idleTimeout)));
+    const idle = this.idleTimeout;
+    const [raw] = await this.redis((r) =>
+      results(r.pipeline().getex(this.hotKey(id), "EX", idle).expire(this.coldKey(id), idle)),
+    );
+    if (typeof raw === "string") return parse<Hot>(raw);
+    return this.moveLegacy(id);
   }
 
-  /** Replaces the record if it still exists (SET XX); a TTL of zero or less destroys it. */
-  async update(id: string, data: Data, ttl: number): Promise<void> {
-    if (!SESSION_ID_PATTERN.test(id)) return;
-    if (ttl <= 0) return this.destroy(id, data);
-    await this.redis((r) => r.set(this.recordKey(id), JSON.stringify(data), "EX", ttl, "XX"));
+  /** A record of the earlier layout, moved to the new one under the same id (its index entries stay valid). */
+  private async moveLegacy(id: string): Promise<Hot | null> {
+    const idle = this.idleTimeout;
+    const record = parse<Record<string, unknown>>(await this.redis((r) => r.getex(this.legacyKey(id), "EX", idle)));
+    if (!record) return null;
+    const { hot, cold } = this.options.fromLegacy(record);
+    await this.redis(async (r) => {
+      const multi = r.multi().set(this.hotKey(id), JSON.stringify(hot), "EX", idle);
+      await results(cold ? multi.set(this.coldKey(id), this.options.cold.encode(cold, id), "EX", idle) : multi);
+    });
+    await this.redis((r) => r.del(this.legacyKey(id)));
+    return hot;
+  }
+
+  /** The cold record (the tokens), without sliding anything; null when there is none. */
+  async readCold(id: string): Promise<Cold | null> {
+    if (!SESSION_ID_PATTERN.test(id)) return null;
+    const stored = await this.redis((r) => r.getBuffer(this.coldKey(id)));
+    return stored ? this.options.cold.decode(stored, id) : null;
+  }
+
+  /** Bytes stored for a session: the hot record and the cold one (what the account page shows). */
+  async sizes(id: string): Promise<{ hot: number; cold: number }> {
+    const [hot, cold] = await this.redis((r) => results(r.pipeline().strlen(this.hotKey(id)).strlen(this.coldKey(id))));
+    return { hot: Number(hot), cold: Number(cold) };
   }
 
   /**
-   * Deletes the record, then its index entries. With the record's data at
-   * hand, a DEL; without it, a GETDEL tells which index entries to remove.
+   * Replaces the hot record (and the cold one, when given) if the session
+   * still exists (SET XX), in one round trip; the cold record's TTL follows
+   * the hot one's. A TTL of zero or less destroys the session.
    */
-  async destroy(id: string, data?: Data): Promise<void> {
+  async update(id: string, hot: Hot, ttl: number, cold?: Cold): Promise<void> {
     if (!SESSION_ID_PATTERN.test(id)) return;
-    if (data) return this.destroyMany([{ id, data }]);
-    const stored = parse<Data>(await this.redis((r) => r.getdel(this.recordKey(id))));
-    if (stored) await this.removeFromIndexes([{ id, data: stored }]);
+    if (ttl <= 0) return this.destroy(id, hot);
+    await this.redis((r) => {
+      const batch = (cold ? r.multi() : r.pipeline()).set(this.hotKey(id), JSON.stringify(hot), "EX", ttl, "XX");
+      return results(
+        cold
+          ? batch.set(this.coldKey(id), this.options.cold.encode(cold, id), "EX", ttl, "XX")
+          : batch.expire(this.coldKey(id), ttl),
+      );
+    });
   }
 
-  /** Deletes sessions, then their index entries: if the second step fails, what is left names no session. */
-  async destroyMany(sessions: ReadonlyArray<{ id: string; data: Data }>): Promise<void> {
+  /**
+   * Deletes the records, then the index entries. With the hot record at hand,
+   * one DEL; without it, a GETDEL says which index entries to remove.
+   */
+  async destroy(id: string, hot?: Hot): Promise<void> {
+    if (!SESSION_ID_PATTERN.test(id)) return;
+    if (hot) return this.destroyMany([{ id, data: hot }]);
+    const stored = parse<Hot>(await this.redis((r) => r.getdel(this.hotKey(id))));
+    if (stored) return this.destroyMany([{ id, data: stored }]);
+    const legacy = parse<Record<string, unknown>>(await this.redis((r) => r.getdel(this.legacyKey(id))));
+    if (legacy) await this.destroyMany([{ id, data: this.options.fromLegacy(legacy).hot, legacy: true }]);
+  }
+
+  /** Deletes sessions (both records, and a legacy one where listed so), then their index entries. */
+  async destroyMany(sessions: ReadonlyArray<{ id: string; data: Hot; legacy?: boolean }>): Promise<void> {
     const ours = sessions.filter(({ id }) => SESSION_ID_PATTERN.test(id));
     if (ours.length === 0) return;
-    await this.redis((r) => Promise.all(ours.map(({ id }) => r.del(this.recordKey(id)))));
+    await this.redis((r) =>
+      Promise.all(
+        ours.map(({ id, legacy }) => (legacy ? r.del(this.legacyKey(id)) : r.del(this.hotKey(id), this.coldKey(id)))),
+      ),
+    );
     await this.removeFromIndexes(ours);
   }
 
@@ -151,24 +251,36 @@ export class RedisSessionStore<Data extends Indexed> {
    * them (GET and TTL: their idle timers do not slide). Entries whose session
    * is gone (idle expiry) are dropped from the index on the way.
    */
-  async list(query: SessionQuery): Promise<StoredSession<Data>[]> {
+  async list(query: SessionQuery): Promise<StoredSession<Hot>[]> {
     const key = this.indexKey(query);
     const ids = await this.redis((r) => r.zrangebyscore(key, epochSeconds(), "+inf"));
     if (ids.length === 0) return [];
-    // One command per key (they may live on different Cluster nodes); ioredis sends them without waiting in between.
-    const replies = await this.redis((r) =>
-      Promise.all(ids.map((id) => Promise.all([r.get(this.recordKey(id)), r.ttl(this.recordKey(id))]))),
-    );
-    const sessions: StoredSession<Data>[] = [];
+    const found = await this.peek<Hot>(ids, (id) => this.hotKey(id));
+    const missing = ids.filter((_, i) => !found[i]);
+    const legacy = missing.length ? await this.peek<Record<string, unknown>>(missing, (id) => this.legacyKey(id)) : [];
+    const sessions: StoredSession<Hot>[] = [];
     const gone: string[] = [];
     ids.forEach((id, i) => {
-      const [raw, ttl] = replies[i]!;
-      const data = ttl >= 0 ? parse<Data>(raw) : null;
-      if (data) sessions.push({ id, data, ttl });
-      else gone.push(id); // expired, or unreadable: treated as gone
+      const hit = found[i];
+      if (hit) return void sessions.push({ id, ...hit });
+      const old = legacy[missing.indexOf(id)];
+      if (old)
+        return void sessions.push({ id, data: this.options.fromLegacy(old.data).hot, ttl: old.ttl, legacy: true });
+      gone.push(id); // expired, or unreadable: treated as gone
     });
     if (gone.length) await this.redis((r) => r.zrem(key, ...gone));
     return sessions;
+  }
+
+  /** GET and TTL of one key per id; one command per key (they may live on different Cluster nodes), sent without waiting in between. */
+  private async peek<T>(ids: string[], keyOf: (id: string) => string) {
+    const replies = await this.redis((r) =>
+      Promise.all(ids.map((id) => Promise.all([r.get(keyOf(id)), r.ttl(keyOf(id))]))),
+    );
+    return replies.map(([raw, ttl]) => {
+      const data = ttl >= 0 ? parse<T>(raw) : null;
+      return data ? { data, ttl } : undefined;
+    });
   }
 
   /** Takes the session's refresh lock for `ms` milliseconds (SET NX PX). Returns the owner token, or null when another holds it. */
@@ -187,8 +299,36 @@ export class RedisSessionStore<Data extends Indexed> {
     await this.redis((r) => r.eval(RELEASE_LOCK, 1, this.lockKey(id), owner));
   }
 
+  /**
+   * Moves every record of the earlier layout to the new one (SCAN, never
+   * KEYS), for an upgrade that should not wait for each session's next
+   * request. Returns how many were moved.
+   */
+  async moveAllLegacy(onProgress?: (moved: number) => void): Promise<number> {
+    let moved = 0;
+    const legacyId = new RegExp(
+      `^${this.options.prefix.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}sess:([A-Za-z0-9_-]{22})$`,
+    );
+    await this.redis(async (r) => {
+      const nodes = "nodes" in r ? r.nodes("master") : [r];
+      for (const node of nodes) {
+        let cursor = "0";
+        do {
+          const [next, keys] = await node.scan(cursor, "MATCH", `${this.options.prefix}sess:*`, "COUNT", 1000);
+          cursor = next;
+          for (const key of keys) {
+            const id = legacyId.exec(key)?.[1];
+            if (id && (await this.moveLegacy(id))) moved++;
+          }
+          onProgress?.(moved);
+        } while (cursor !== "0");
+      }
+    });
+    return moved;
+  }
+
   /** One MULTI per index key: add, prune expired entries, extend the key's TTL. */
-  private async addToIndexes(id: string, data: Data) {
+  private async addToIndexes(id: string, data: Hot) {
     const expiresAt = data.expiresAt;
     if (!expiresAt) return;
     await this.redis((r) =>
@@ -198,24 +338,24 @@ export class RedisSessionStore<Data extends Indexed> {
             .multi()
             .zadd(key, expiresAt, id)
             .zremrangebyscore(key, "-inf", epochSeconds())
-            .expire(key, this.maxAge)
+            .expire(key, this.options.maxAge)
             .exec(),
         ),
       ),
     );
   }
 
-  private async removeFromIndexes(sessions: ReadonlyArray<{ id: string; data: Data }>) {
+  private async removeFromIndexes(sessions: ReadonlyArray<{ id: string; data: Hot }>) {
     await this.redis((r) =>
       Promise.all(sessions.flatMap(({ id, data }) => this.indexKeys(data).map((key) => r.zrem(key, id)))),
     );
   }
 }
 
-function parse<Data>(raw: string | null | undefined): Data | null {
+function parse<T>(raw: string | null | undefined): T | null {
   if (typeof raw !== "string") return null;
   try {
-    return JSON.parse(raw) as Data;
+    return JSON.parse(raw) as T;
   } catch {
     return null;
   }

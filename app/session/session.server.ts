@@ -1,7 +1,8 @@
 /**
  * The app's sessions, and the one place where the design is chosen:
  * - Redis (SESSION_STORE=redis, the default): the cookie holds a signed id,
- *   the record lives in the session store;
+ *   the session store keeps a small hot record (read by every request) and
+ *   the tokens in a cold one (read only where they are used);
  * - the cookie itself (SESSION_STORE=cookie): the design this project
  *   replaces, kept for comparison.
  * Everything above works through the functions here without asking which
@@ -14,11 +15,23 @@
 import { remember } from "@epic-web/remember";
 import { createCookie, createSession, type Cookie, type SessionStorage } from "@remix-run/node";
 import { getEnv } from "../platform/env.server.ts";
+import { logger } from "../platform/logger.server.ts";
 import { RedisCommandError, RedisUnavailableError, withRedis } from "../platform/redis.server.ts";
+import { openToken, TokenDecryptionError } from "../platform/token-encryption.server.ts";
 import { createCookieDesignStorage } from "./cookie-session-storage.server.ts";
 import { createRedisSessionStorage } from "./redis-session-storage.server.ts";
-import { FLOW_MAX_AGE, type AppSession, type SessionData } from "./session-data.ts";
+import {
+  FLOW_MAX_AGE,
+  type AppSession,
+  type HotSessionData,
+  type SessionData,
+  type SessionTokens,
+} from "./session-data.ts";
 import { RedisSessionStore, type SessionQuery, type StoredSession } from "./session-store.server.ts";
+import { decodeTokens, encodeTokens } from "./token-record.server.ts";
+import { describeUserAgent } from "./user-agent.ts";
+
+type Store = RedisSessionStore<HotSessionData, SessionTokens>;
 
 function cookieName(base: string) {
   // `__Host-` pins the cookie to this host, https and path "/" (it requires Secure).
@@ -36,26 +49,66 @@ function cookieOptions() {
   };
 }
 
+const TOKEN_FIELDS = ["idToken", "accessToken", "refreshToken"] as const;
+
+/** The hot record and the tokens of what the app set on a session. */
+function split({ idToken, accessToken, refreshToken, ...hot }: SessionData) {
+  const tokens = { idToken, accessToken, refreshToken };
+  return { hot, cold: idToken || accessToken || refreshToken ? tokens : undefined };
+}
+
+/** A token stored in a session or an old record, opened; undefined (logged) when its key is gone. */
+function opened(field: (typeof TOKEN_FIELDS)[number], value: unknown): string | undefined {
+  if (typeof value !== "string" || !value) return undefined;
+  try {
+    return openToken(getEnv().tokenEncryptionKeys, field, value);
+  } catch (error) {
+    if (!(error instanceof TokenDecryptionError)) throw error;
+    logger.error(`[session] ${error.message}`); // says which key id is missing, nothing of the token
+    return undefined;
+  }
+}
+
+/** A record of the single-record layout (tokens inside, sealed one by one; the raw User-Agent) as hot and cold. */
+function fromLegacy(record: Record<string, unknown>) {
+  const { userAgent, ...data } = record as SessionData & { userAgent?: string };
+  const tokens = Object.fromEntries(TOKEN_FIELDS.map((field) => [field, opened(field, data[field])])) as SessionTokens;
+  const { hot } = split(data);
+  const device = hot.device ?? (userAgent === undefined ? undefined : describeUserAgent(userAgent));
+  return {
+    hot: { ...hot, device, refreshable: Boolean(tokens.refreshToken) || undefined },
+    cold: tokens.idToken || tokens.accessToken || tokens.refreshToken ? tokens : undefined,
+  };
+}
+
 interface Sessions {
   cookie: Cookie;
   storage: SessionStorage<SessionData, SessionData>;
   /** The Redis session store; undefined in the cookie design, which keeps nothing on the server. */
-  store: RedisSessionStore<SessionData> | undefined;
+  store: Store | undefined;
 }
 
 const sessions = (): Sessions =>
   remember("rro:sessions", () => {
     const env = getEnv();
     const cookie = createCookie(cookieName("rro_sid"), { ...cookieOptions(), maxAge: env.sessionMaxAge });
-    if (env.sessionStore === "cookie")
-      return { cookie, storage: createCookieDesignStorage<SessionData>(cookie), store: undefined };
-    const store = new RedisSessionStore<SessionData>({
+    if (env.sessionStore === "cookie") {
+      const seal = env.tokenEncryptionKeys[0];
+      return { cookie, storage: createCookieDesignStorage<SessionData>(cookie, seal, TOKEN_FIELDS), store: undefined };
+    }
+    const keys = env.tokenEncryptionKeys;
+    const store: Store = new RedisSessionStore({
       redis: withRedis,
       prefix: env.redisKeyPrefix,
       idleTimeout: env.sessionIdleTimeout,
       maxAge: env.sessionMaxAge,
+      cold: {
+        encode: (tokens, id) => encodeTokens(tokens, id, keys),
+        decode: (stored, id) => decodeTokens(stored, id, keys),
+      },
+      fromLegacy,
     });
-    return { cookie, storage: createRedisSessionStorage({ cookie, store }), store };
+    return { cookie, storage: createRedisSessionStorage({ cookie, store, split }), store };
   });
 
 /**
@@ -88,9 +141,31 @@ export function commitSession(session: AppSession, options?: { maxAge?: number }
   return sessions().storage.commitSession(session, options);
 }
 
-/** Deletes the session (record, then index entries) and returns the Set-Cookie that clears the cookie. */
+/** Deletes the session (records, then index entries) and returns the Set-Cookie that clears the cookie. */
 export function destroySession(session: AppSession): Promise<string> {
   return sessions().storage.destroySession(session);
+}
+
+/**
+ * The session's tokens, opened: from the token record in Redis (one GET), or
+ * from the cookie in the cookie design. A token that cannot be opened (its
+ * TOKEN_ENCRYPTION_KEYS key is gone) is missing, and logged.
+ */
+export async function readTokens(session: AppSession): Promise<SessionTokens> {
+  const store = sessions().store;
+  if (!store) return Object.fromEntries(TOKEN_FIELDS.map((field) => [field, opened(field, session.get(field))]));
+  try {
+    return (await store.readCold(session.id)) ?? {};
+  } catch (error) {
+    if (!(error instanceof TokenDecryptionError)) throw error;
+    logger.error(`[session] ${error.message}`);
+    return {};
+  }
+}
+
+/** Bytes the session takes in Redis: its hot record and its tokens (null in the cookie design). */
+export async function storedBytes(session: AppSession): Promise<{ hot: number; cold: number } | null> {
+  return (await sessions().store?.sizes(session.id)) ?? null;
 }
 
 /**
@@ -103,23 +178,23 @@ export async function readSessionById(id: string): Promise<AppSession | null> {
   return data ? createSession<SessionData>(data, id) : null;
 }
 
-/** Writes a session read by id back to the store (no cookie: the browser's stays as it is). */
-export async function saveSession(session: AppSession): Promise<void> {
+/** Writes a session read by id back to the store, with new tokens when given (no cookie: the browser's stays as it is). */
+export async function saveSession(session: AppSession, tokens?: SessionTokens): Promise<void> {
   const store = sessions().store;
-  await store?.update(session.id, session.data, store.idleTimeout);
+  await store?.update(session.id, split(session.data).hot, store.idleTimeout, tokens);
 }
 
 /** The live sessions of a provider session or a user (none in the cookie design: nothing is kept to find them by). */
-export async function sessionsOf(query: SessionQuery): Promise<StoredSession<SessionData>[]> {
+export async function sessionsOf(query: SessionQuery): Promise<StoredSession<HotSessionData>[]> {
   return (await sessions().store?.list(query)) ?? [];
 }
 
 /** Ends sessions found with `sessionsOf`: records and index entries. */
-export async function destroySessions(list: ReadonlyArray<{ id: string; data: SessionData }>): Promise<void> {
+export async function destroySessions(list: ReadonlyArray<StoredSession<HotSessionData>>): Promise<void> {
   await sessions().store?.destroyMany(list);
 }
 
-function serverStore(): RedisSessionStore<SessionData> {
+function serverStore(): Store {
   const store = sessions().store;
   if (!store) throw new Error("SESSION_STORE=cookie keeps nothing on the server: check sessionsLiveOnServer() first");
   return store;
@@ -134,6 +209,11 @@ export const refreshLock = {
   /** Releases it if `owner` still holds it. */
   release: (id: string, owner: string) => serverStore().unlock(id, owner),
 };
+
+/** Moves every record of the layout before the hot/cold split (scripts/migrate-sessions.ts). */
+export function moveLegacySessions(onProgress?: (moved: number) => void): Promise<number> {
+  return serverStore().moveAllLegacy(onProgress);
+}
 
 /** Short-lived cookie holding the `state` of an RP-initiated logout until the provider sends the browser back. */
 export function logoutStateCookie() {

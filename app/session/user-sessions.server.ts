@@ -37,7 +37,7 @@ export async function listUserSessions(session: AppSession): Promise<SessionSumm
     .map(({ id, data, ttl }) => ({
       handle: handleFor(id),
       current: id === session.id,
-      device: describeUserAgent(data.userAgent),
+      device: data.device ?? describeUserAgent(undefined),
       ip: data.ip ?? null,
       signedInAt: data.signedInAt ?? null,
       lastActiveAt: now - Math.max(0, idle - ttl), // every read resets the TTL to the idle timeout

@@ -39,8 +39,9 @@ async function scan(redis: Redis, pattern: string): Promise<string[]> {
 export async function snapshot(target: Target): Promise<Snapshot> {
   const redis = target.redis.client;
   const keys = await scan(redis, "rro:*");
-  const sessionKeys = keys.filter((k) => k.startsWith("rro:sess:"));
-  const values = sessionKeys.length > 0 ? await redis.mget(sessionKeys) : [];
+  // Session records: the hot ones and the token records (bytes: compared as base64).
+  const sessionKeys = keys.filter((k) => /^rro:(sess|tok):/.test(k));
+  const values = sessionKeys.length > 0 ? (await redis.mgetBuffer(sessionKeys)).map((v) => v?.toString("base64")) : [];
   return {
     outputAt: target.app.output().length,
     keys,

@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Browser, type Page } from "../support/browser.ts";
 import { SESSION_COOKIE, signIn, startSignIn, submitLogin } from "../support/flows.ts";
-import { sessionKey } from "../support/redis-keys.ts";
+import { sessionKey, readSession } from "../support/redis-keys.ts";
 import { startStack, type Stack } from "../support/stack.ts";
 import { expectHarmless, snapshot } from "./assertions.ts";
 import { realCallbackUrl } from "./callback-url.ts";
@@ -33,9 +33,7 @@ function expectSignInFailed(page: Page, status: number, code: string) {
 
 /** The state of the flow this browser started (read from its pre-sign-in record). */
 async function flowState(browser: Browser) {
-  const record = JSON.parse(
-    (await stack.redis.client.get(sessionKey(browser.cookie(stack.app.url, SESSION_COOKIE)!)))!,
-  );
+  const record = (await readSession(stack.redis.client, browser.cookie(stack.app.url, SESSION_COOKIE)!))!;
   return Object.keys(record.flows)[0]!;
 }
 
@@ -106,9 +104,7 @@ describe("code", () => {
     const preRecord = await stack.redis.client.get(sessionKey(preCookie));
     const landed = await submitLogin(browser, loginForm, "alice", "alice-password");
     const callbackUrl = landed.hops.find((h) => h.url.includes("/auth/callback"))!.url;
-    const signedIn = JSON.parse(
-      (await stack.redis.client.get(sessionKey(browser.cookie(stack.app.url, SESSION_COOKIE)!)))!,
-    );
+    const signedIn = (await readSession(stack.redis.client, browser.cookie(stack.app.url, SESSION_COOKIE)!))!;
 
     // An attacker who got the pre-sign-in record back (so the flow is found): the used code reaches the provider.
     await stack.redis.client.set(sessionKey(preCookie), preRecord!, "EX", 600);

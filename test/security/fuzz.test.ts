@@ -11,7 +11,7 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { Browser } from "../support/browser.ts";
 import { SESSION_COOKIE, signIn, startSignIn } from "../support/flows.ts";
-import { sessionKey } from "../support/redis-keys.ts";
+import { readSession } from "../support/redis-keys.ts";
 import { startStack, type Stack } from "../support/stack.ts";
 import { expectHarmless, expectNoSecret, expectNoStackTrace, secretsOf, snapshot } from "./assertions.ts";
 
@@ -129,7 +129,7 @@ it(`${CALLBACKS} random callback query strings never cause a 500 or a session (s
   const browser = new Browser();
   await startSignIn(browser, stack.app.url);
   const preSignIn = browser.cookie(stack.app.url, SESSION_COOKIE)!;
-  const record = JSON.parse((await stack.redis.client.get(sessionKey(preSignIn)))!);
+  const record = (await readSession(stack.redis.client, preSignIn))!;
   const flow = { state: Object.keys(record.flows)[0]!, issuer: stack.provider.issuer };
   const inputs = Array.from({ length: CALLBACKS }, () =>
     random() < 0.5 ? { search: query(flow), cookie: preSignIn } : { search: query() },

@@ -167,6 +167,15 @@ export function startTestProvider(appUrl: string, options: TestProviderOptions =
   });
 }
 
+/** The stack's app again on the same port (the provider's registration still fits), with other settings. */
+export async function restartApp(stack: Stack, env: Record<string, string>) {
+  await stack.app.stop();
+  stack.app = await startApp(
+    { REDIS_URL: stack.redis.url, OIDC_ISSUER: stack.provider.issuer, ...env },
+    stack.app.port,
+  );
+}
+
 /** Redis + development provider + app, wired together. `appEnv` adds or overrides app variables. */
 export async function startStack(
   options: {
