@@ -18,9 +18,8 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import autocannon from "autocannon";
-import type { RedisRunner } from "../app/platform/redis.server.ts";
 import type { HotSessionData, SessionTokens } from "../app/session/session-data.ts";
-import { RedisSessionStore } from "../app/session/session-store.server.ts";
+import { RedisSessionStore, type RedisRunner } from "../app/session/session-store.server.ts";
 import { decodeTokens, encodeTokens } from "../app/session/token-record.server.ts";
 import { Browser } from "../test/support/browser.ts";
 import { SESSION_COOKIE, signIn } from "../test/support/flows.ts";

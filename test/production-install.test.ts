@@ -23,7 +23,18 @@ let app: App | undefined;
 
 beforeAll(async () => {
   copy = mkdtempSync(path.join(os.tmpdir(), "rro-production-"));
-  for (const entry of ["package.json", "package-lock.json", "tsconfig.json", "app", "server", "redis", "build"]) {
+  // (The React Router fixture is a workspace of the root package: npm needs its package.json to prune.)
+  const workspace = "test/fixtures/react-router-app/package.json";
+  for (const entry of [
+    "package.json",
+    "package-lock.json",
+    "tsconfig.json",
+    "app",
+    "server",
+    "redis",
+    "build",
+    workspace,
+  ]) {
     cpSync(path.join(root, entry), path.join(copy, entry), {
       recursive: true,
       filter: (p) => !p.includes("redis/data"),
@@ -45,7 +56,7 @@ afterAll(async () => {
 });
 
 it("the production server starts from a pruned install and signs a person in and out", async () => {
-  for (const devOnly of ["vite", "oidc-provider", "pino-pretty", "vitest", "@remix-run/dev"]) {
+  for (const devOnly of ["vite", "oidc-provider", "pino-pretty", "vitest", "@remix-run/dev", "remix-auth-oauth2"]) {
     expect(existsSync(path.join(copy, "node_modules", devOnly)), devOnly).toBe(false);
   }
   const port = await freePort();

@@ -7,8 +7,7 @@
  */
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import type { RedisRunner } from "../app/platform/redis.server.ts";
-import { RedisSessionStore, type Indexed } from "../app/session/session-store.server.ts";
+import { RedisSessionStore, type Indexed, type RedisRunner } from "../app/session/session-store.server.ts";
 import { startTestRedis, type TestRedis } from "./support/stack.ts";
 
 interface Hot extends Indexed {

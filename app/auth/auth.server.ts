@@ -196,8 +196,16 @@ export async function logout(request: Request) {
 
   let endSession: EndSession | { kind: "provider-unreachable" };
   try {
-    const config = getEnv().oidc.endSessionUrl ? undefined : await getOidcConfig();
-    endSession = buildEndSession(config, (await readTokens(session)).idToken);
+    const { oidc } = getEnv();
+    const endpoint = oidc.endSessionUrl ?? (await getOidcConfig()).serverMetadata().end_session_endpoint;
+    endSession = buildEndSession({
+      endpoint,
+      idToken: (await readTokens(session)).idToken,
+      clientId: oidc.clientId,
+      postLogoutRedirectUri: oidc.postLogoutRedirectUri,
+      method: oidc.endSessionMethod,
+      logoutHintClaim: oidc.logoutHintClaim,
+    });
   } catch (error) {
     if (!(error instanceof ProviderUnavailableError || error instanceof ProviderMisconfiguredError)) throw error;
     logger.warn({ err: error }, `[logout] ${error.message}`);

@@ -6,7 +6,7 @@
  * says the provider sent the browser back (a provider whose session cookie is
  * SameSite=Lax never saw its session on that cross-site POST).
  */
-import { logoutStateCookie } from "../session/session.server.ts";
+import type { Cookie } from "@remix-run/node";
 
 export type SignedOutNotice =
   | "provider" // the provider came back with our state after a redirect (GET): its session ended too
@@ -32,12 +32,15 @@ function logoutState(value: unknown): LogoutState | undefined {
   return typeof state === "string" && state && (via === "get" || via === "post") ? { state, via } : undefined;
 }
 
-/** The notice, and the Set-Cookie clearing the logout cookie when there was one. */
+/**
+ * The notice, and the Set-Cookie clearing the logout cookie when there was
+ * one. `cookie` is the signed cookie the logout action set with a LogoutState.
+ */
 export async function readSignedOutNotice(
   request: Request,
+  cookie: Pick<Cookie, "parse" | "serialize">,
 ): Promise<{ notice: SignedOutNotice | null; setCookie?: string }> {
   const params = new URL(request.url).searchParams;
-  const cookie = logoutStateCookie();
   const expected = logoutState(await cookie.parse(request.headers.get("Cookie")));
   const returned = params.get("state");
   const logout = params.get("logout");

@@ -16,9 +16,6 @@ import { logger } from "./logger.server.ts";
 /** One server or a Cluster: the commands the app uses are the same on both. */
 export type RedisClient = Redis | Cluster;
 
-/** Runs one Redis operation with outages mapped to typed errors: what the modules above are given. */
-export type RedisRunner = <T>(operation: (redis: RedisClient) => Promise<T>) => Promise<T>;
-
 export class RedisUnavailableError extends Error {
   readonly code = "redis_unavailable";
   constructor(cause: unknown) {

@@ -3,6 +3,7 @@ import { Form, Link, useLoaderData } from "@remix-run/react";
 import { displayName, getSignedInSession } from "~/auth/auth.server.ts";
 import { readSignedOutNotice, type SignedOutNotice } from "~/auth/signed-out-notice.server.ts";
 import { getEnv } from "~/platform/env.server.ts";
+import { logoutStateCookie } from "~/session/session.server.ts";
 import { answerErrors } from "~/web/http-errors.server.ts";
 import { ProfileIncomplete } from "~/web/profile-incomplete.tsx";
 
@@ -12,7 +13,9 @@ export const meta: MetaFunction = () => [{ title: "remix-redis-oidc" }];
 
 export const loader = answerErrors(async ({ request }: LoaderFunctionArgs) => {
   const session = await getSignedInSession(request);
-  const { notice, setCookie } = session ? { notice: null, setCookie: undefined } : await readSignedOutNotice(request);
+  const { notice, setCookie } = session
+    ? { notice: null, setCookie: undefined }
+    : await readSignedOutNotice(request, logoutStateCookie());
   const user = session?.get("user");
   return data(
     {

@@ -1,5 +1,6 @@
 /** What a session holds: the shape of its record, written by the sign-in and read by every request. */
 import type { Session } from "@remix-run/node";
+import type { SessionTokens } from "./token-record.server.ts";
 
 /** One sign-in in progress (one per browser tab), kept until the callback. */
 export interface OidcFlow {
@@ -41,11 +42,7 @@ export interface HotSessionData {
 }
 
 /** The tokens: in the Redis design a record of their own, read only where used (token-record.server.ts). */
-export interface SessionTokens {
-  idToken?: string;
-  accessToken?: string;
-  refreshToken?: string;
-}
+export type { SessionTokens };
 
 /**
  * A session as the app handles it: the hot record, and the tokens where they

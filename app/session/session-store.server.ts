@@ -35,7 +35,17 @@
  * 011-redis-topologies.md, 014-hot-and-cold-session-records.md
  */
 import { createHash, randomBytes } from "node:crypto";
-import type { RedisClient, RedisRunner } from "../platform/redis.server.ts";
+import type { Cluster, Redis } from "ioredis";
+
+/** One server or a Cluster: the commands used here are the same on both. */
+type RedisClient = Redis | Cluster;
+
+/**
+ * How the store reaches Redis: runs one operation on the client. The app's
+ * runner maps outages to typed errors (platform/redis.server.ts); the
+ * simplest is `(operation) => operation(client)`.
+ */
+export type RedisRunner = <T>(operation: (redis: RedisClient) => Promise<T>) => Promise<T>;
 
 export const SESSION_ID_PATTERN = /^[A-Za-z0-9_-]{22}$/;
 

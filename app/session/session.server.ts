@@ -13,7 +13,7 @@
  * become pages and statuses at one edge (app/web/http-errors.server.ts).
  */
 import { remember } from "@epic-web/remember";
-import { createCookie, createSession, type Cookie, type SessionStorage } from "@remix-run/node";
+import { createCookie, createSession, createSessionStorage, type Cookie, type SessionStorage } from "@remix-run/node";
 import { getEnv } from "../platform/env.server.ts";
 import { logger } from "../platform/logger.server.ts";
 import { RedisCommandError, RedisUnavailableError, withRedis } from "../platform/redis.server.ts";
@@ -108,7 +108,7 @@ const sessions = (): Sessions =>
       },
       fromLegacy,
     });
-    return { cookie, storage: createRedisSessionStorage({ cookie, store, split }), store };
+    return { cookie, storage: createRedisSessionStorage({ createSessionStorage, cookie, store, split }), store };
   });
 
 /**

@@ -15,7 +15,12 @@
  */
 import { brotliCompressSync, brotliDecompressSync, constants } from "node:zlib";
 import { openBytes, sealBytes, TokenDecryptionError, type EncryptionKey } from "../platform/token-encryption.server.ts";
-import type { SessionTokens } from "./session-data.ts";
+
+export interface SessionTokens {
+  idToken?: string;
+  accessToken?: string;
+  refreshToken?: string;
+}
 
 const PLAIN = 1;
 const SEALED = 2;
