@@ -18,7 +18,17 @@ const layerZones = LAYERS.slice(0, -1).map((layer, i) => ({
 }));
 
 export default defineConfig(
-  { ignores: ["build/", "node_modules/", ".cache/", "test-results/", "redis/data/"] },
+  {
+    ignores: [
+      "build/",
+      "node_modules/",
+      ".cache/",
+      "test-results/",
+      "redis/data/",
+      "test/fixtures/*/build/",
+      "test/fixtures/*/.react-router/",
+    ],
+  },
   js.configs.recommended,
   tseslint.configs.recommended,
   {

@@ -51,7 +51,6 @@ const store = new RedisSessionStore<HotSessionData, SessionTokens>({
   idleTimeout: 1800,
   maxAge: 8 * 3600,
   cold: { encode: (tokens, id) => encodeTokens(tokens, id, []), decode: (stored, id) => decodeTokens(stored, id, []) },
-  fromLegacy: () => ({ hot: {}, cold: undefined }),
 });
 
 const usedMemory = async () => Number(/^used_memory:(\d+)/m.exec(await redis.client.info("memory"))![1]);

@@ -8,6 +8,7 @@ import { Browser } from "./support/browser.ts";
 import { postLogout, SESSION_COOKIE, signIn } from "./support/flows.ts";
 import { freePort } from "./support/ports.ts";
 import { sessionKey } from "./support/redis-keys.ts";
+import { until } from "./support/until.ts";
 import {
   CLIENT_ID,
   CLIENT_SECRET,
@@ -22,15 +23,6 @@ const cleanups: Array<() => Promise<void>> = [];
 afterAll(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup();
 });
-
-async function until(check: () => Promise<boolean>, timeoutMs: number) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return true;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return false;
-}
 
 describe("Redis outage", () => {
   it("answers 503 quickly while Redis is down, refuses to pretend a logout worked, and recovers by itself", async () => {

@@ -39,6 +39,12 @@ const schema = z.object({
   APP_URL: optionalUrl,
   TRUST_PROXY: z.string().optional(),
   SESSION_STORE: z.enum(["redis", "cookie"]).default("redis"),
+  SESSION_MIGRATION: z.enum(["off", "cookie"]).default("off"),
+  SESSION_MIGRATION_COOKIE: z
+    .string()
+    .regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, "must be a cookie name")
+    .optional(),
+  SESSION_MIGRATION_SECRETS: z.string().optional(),
   SESSION_SECRET: z.string().optional(),
   SESSION_MAX_AGE: seconds(8 * 60 * 60),
   SESSION_IDLE_TIMEOUT: seconds(30 * 60),
@@ -115,6 +121,11 @@ export interface Env {
   trustProxy: number | string | false;
   /** `redis`: the session in Redis, an id in the cookie (this project). `cookie`: everything in the cookie (the design it replaces). */
   sessionStore: "redis" | "cookie";
+  /**
+   * Moving sessions of the cookie design into Redis (SESSION_MIGRATION=cookie):
+   * the legacy cookie's name and the secrets that verify it. Undefined: off.
+   */
+  sessionMigration: { cookieName: string; secrets: string[] } | undefined;
   /** First signs, all verify. */
   sessionSecrets: string[];
   /** True when no SESSION_SECRET was given and one was generated (development only). */
@@ -211,6 +222,22 @@ export function parseEnv(source: Record<string, string | undefined>, generateSec
 
   const trustProxy = parseTrustProxy(v.TRUST_PROXY, problems);
 
+  let sessionMigration: Env["sessionMigration"];
+  if (v.SESSION_MIGRATION === "cookie") {
+    if (v.SESSION_STORE !== "redis") {
+      problems.push("SESSION_MIGRATION=cookie moves cookie sessions into Redis: it needs SESSION_STORE=redis");
+    }
+    const secrets =
+      v.SESSION_MIGRATION_SECRETS?.split(",")
+        .map((s) => s.trim())
+        .filter(Boolean) ?? sessionSecrets;
+    // The cookie design's own cookie name in this app (see app/session/session.server.ts).
+    const cookieName = v.SESSION_MIGRATION_COOKIE ?? (appUrl.protocol === "https:" ? "__Host-rro_sid" : "rro_sid");
+    sessionMigration = { cookieName, secrets };
+  } else if (v.SESSION_MIGRATION_COOKIE || v.SESSION_MIGRATION_SECRETS) {
+    problems.push("SESSION_MIGRATION_COOKIE and SESSION_MIGRATION_SECRETS apply only with SESSION_MIGRATION=cookie");
+  }
+
   const useDevProvider = !v.OIDC_ISSUER && !isProduction;
   const issuer = new URL(v.OIDC_ISSUER ?? `http://127.0.0.1:${v.DEV_OIDC_PORT}`);
   if (
@@ -242,6 +269,7 @@ export function parseEnv(source: Record<string, string | undefined>, generateSec
     appUrl,
     trustProxy,
     sessionStore: v.SESSION_STORE,
+    sessionMigration,
     sessionSecrets,
     sessionSecretGenerated,
     sessionMaxAge: v.SESSION_MAX_AGE,

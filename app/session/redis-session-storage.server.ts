@@ -7,25 +7,34 @@
  * the store the session's data, so its index entries go without reading the
  * record first.
  */
-import type { Cookie, Session, SessionIdStorageStrategy, SessionStorage } from "@remix-run/node";
+import type { Cookie, Session, SessionIdStorageStrategy } from "@remix-run/node";
 import { ttlSeconds, type Indexed, type RedisSessionStore } from "./session-store.server.ts";
 
-/** `createSessionStorage` of @remix-run/node or of react-router: the same function, the same shape. */
-export type CreateSessionStorage = <Data, FlashData = Data>(
-  strategy: SessionIdStorageStrategy<Data, FlashData>,
-) => SessionStorage<Data, FlashData>;
+/** What `createSessionStorage` returns, in @remix-run/node and in react-router alike (their types differ only in name). */
+interface AnySessionStorage {
+  destroySession(session: { id: string; data: unknown }, options?: object): Promise<string>;
+}
 
-export function createRedisSessionStorage<Data extends Hot, Hot extends Indexed, Cold>(options: {
-  createSessionStorage: CreateSessionStorage;
+/**
+ * `createSessionStorage` is @remix-run/node's or react-router's (the same
+ * function, typed by each package): the storage returned is that framework's.
+ */
+export function createRedisSessionStorage<
+  Data extends Hot,
+  Hot extends Indexed,
+  Cold,
+  Storage extends AnySessionStorage,
+>(options: {
+  createSessionStorage: (strategy: SessionIdStorageStrategy<Data, Data>) => Storage;
   cookie: Cookie;
   store: RedisSessionStore<Hot, Cold>;
   split: (data: Data) => { hot: Hot; cold: Cold | undefined };
-}): SessionStorage<Data, Data> {
+}): Storage {
   const { cookie, store, split } = options;
   const ttl = (expires: Date | undefined) => ttlSeconds(store.idleTimeout, expires);
   // What the framework hands over is the data as the app set it (no flash values are used).
   const parts = (data: Session<Data, Data>["data"]) => split(data as unknown as Data);
-  const storage = options.createSessionStorage<Data, Data>({
+  const storage = options.createSessionStorage({
     cookie,
     createData: (data, expires) => {
       const { hot, cold } = parts(data);
@@ -40,7 +49,7 @@ export function createRedisSessionStorage<Data extends Hot, Hot extends Indexed,
   });
   return {
     ...storage,
-    async destroySession(session, serializeOptions) {
+    async destroySession(session: Session<Data, Data>, serializeOptions?: object) {
       await store.destroy(session.id, parts(session.data).hot);
       return cookie.serialize("", { ...serializeOptions, maxAge: undefined, expires: new Date(0) });
     },

@@ -11,6 +11,7 @@
  * | `<prefix>sub:<sha256(sub)>`    | sorted set: ids of a user                          | SESSION_MAX_AGE after its last add |
  * | `<prefix>lock:refresh:{<id>}`  | owner of a token refresh in progress               | the lock's lifetime |
  * | `<prefix>sess:<id>`            | a record of the layout before the split (read, then moved) | as it was written |
+ * | `<prefix>migrated:<sha256>`    | a cookie-design session already moved here (SESSION_MIGRATION) | until that cookie would have expired |
  *
  * - ids are 128 random bits, base64url (22 characters); anything else is never sent to Redis;
  * - `{<id>}` is a hash tag: a session's keys live in one Redis Cluster slot,
@@ -94,8 +95,12 @@ export interface RedisSessionStoreOptions<Hot, Cold> {
   /** The absolute session lifetime, in seconds: how long an index key outlives its last add. */
   maxAge: number;
   cold: ColdCodec<Cold>;
-  /** Splits a record of the earlier single-record layout into the two. */
-  fromLegacy(record: Record<string, unknown>): { hot: Hot; cold: Cold | undefined };
+  /**
+   * Splits a record of this project's earlier single-record layout into the
+   * two. Leave it out in an app that never had that layout: a missing
+   * session then costs no second lookup.
+   */
+  fromLegacy?(record: Record<string, unknown>): { hot: Hot; cold: Cold | undefined };
 }
 
 const digest = (value: string) => createHash("sha256").update(value).digest("base64url");
@@ -188,10 +193,12 @@ export class RedisSessionStore<Hot extends Indexed, Cold> {
 
   /** A record of the earlier layout, moved to the new one under the same id (its index entries stay valid). */
   private async moveLegacy(id: string): Promise<Hot | null> {
+    const { fromLegacy } = this.options;
+    if (!fromLegacy) return null;
     const idle = this.idleTimeout;
     const record = parse<Record<string, unknown>>(await this.redis((r) => r.getex(this.legacyKey(id), "EX", idle)));
     if (!record) return null;
-    const { hot, cold } = this.options.fromLegacy(record);
+    const { hot, cold } = fromLegacy(record);
     await this.redis(async (r) => {
       const multi = r.multi().set(this.hotKey(id), JSON.stringify(hot), "EX", idle);
       await results(cold ? multi.set(this.coldKey(id), this.options.cold.encode(cold, id), "EX", idle) : multi);
@@ -240,8 +247,10 @@ export class RedisSessionStore<Hot extends Indexed, Cold> {
     if (hot) return this.destroyMany([{ id, data: hot }]);
     const stored = parse<Hot>(await this.redis((r) => r.getdel(this.hotKey(id))));
     if (stored) return this.destroyMany([{ id, data: stored }]);
+    const { fromLegacy } = this.options;
+    if (!fromLegacy) return;
     const legacy = parse<Record<string, unknown>>(await this.redis((r) => r.getdel(this.legacyKey(id))));
-    if (legacy) await this.destroyMany([{ id, data: this.options.fromLegacy(legacy).hot, legacy: true }]);
+    if (legacy) await this.destroyMany([{ id, data: fromLegacy(legacy).hot, legacy: true }]);
   }
 
   /** Deletes sessions (both records, and a legacy one where listed so), then their index entries. */
@@ -265,8 +274,9 @@ export class RedisSessionStore<Hot extends Indexed, Cold> {
     const key = this.indexKey(query);
     const ids = await this.redis((r) => r.zrangebyscore(key, epochSeconds(), "+inf"));
     if (ids.length === 0) return [];
+    const { fromLegacy } = this.options;
     const found = await this.peek<Hot>(ids, (id) => this.hotKey(id));
-    const missing = ids.filter((_, i) => !found[i]);
+    const missing = fromLegacy ? ids.filter((_, i) => !found[i]) : [];
     const legacy = missing.length ? await this.peek<Record<string, unknown>>(missing, (id) => this.legacyKey(id)) : [];
     const sessions: StoredSession<Hot>[] = [];
     const gone: string[] = [];
@@ -274,8 +284,8 @@ export class RedisSessionStore<Hot extends Indexed, Cold> {
       const hit = found[i];
       if (hit) return void sessions.push({ id, ...hit });
       const old = legacy[missing.indexOf(id)];
-      if (old)
-        return void sessions.push({ id, data: this.options.fromLegacy(old.data).hot, ttl: old.ttl, legacy: true });
+      if (old && fromLegacy)
+        return void sessions.push({ id, data: fromLegacy(old.data).hot, ttl: old.ttl, legacy: true });
       gone.push(id); // expired, or unreadable: treated as gone
     });
     if (gone.length) await this.redis((r) => r.zrem(key, ...gone));
@@ -291,6 +301,16 @@ export class RedisSessionStore<Hot extends Indexed, Cold> {
       const data = ttl >= 0 ? parse<T>(raw) : null;
       return data ? { data, ttl } : undefined;
     });
+  }
+
+  /**
+   * Remembers that a cookie-design session (named by a digest of its cookie)
+   * has been moved here, until `ttl` seconds from now. True the first time
+   * only: a copy of that cookie replayed later finds it taken (SET NX).
+   */
+  async claimMigration(cookieDigest: string, ttl: number): Promise<boolean> {
+    const key = `${this.options.prefix}migrated:${cookieDigest}`;
+    return (await this.redis((r) => r.set(key, "1", "EX", Math.max(1, ttl), "NX"))) !== null;
   }
 
   /** Takes the session's refresh lock for `ms` milliseconds (SET NX PX). Returns the owner token, or null when another holds it. */

@@ -18,6 +18,7 @@ import { getEnv } from "../platform/env.server.ts";
 import { logger } from "../platform/logger.server.ts";
 import { RedisCommandError, RedisUnavailableError, withRedis } from "../platform/redis.server.ts";
 import { openToken, TokenDecryptionError } from "../platform/token-encryption.server.ts";
+import { createCookieMigration } from "./cookie-migration.server.ts";
 import { createCookieDesignStorage } from "./cookie-session-storage.server.ts";
 import { createRedisSessionStorage } from "./redis-session-storage.server.ts";
 import {
@@ -81,11 +82,23 @@ function fromLegacy(record: Record<string, unknown>) {
   };
 }
 
+/** A session of the cookie design as this app keeps it in Redis, or undefined when it is no (longer a) session. */
+function fromCookieDesign(legacy: Record<string, unknown>) {
+  const { hot, cold } = fromLegacy(legacy);
+  const now = Math.floor(Date.now() / 1000);
+  const { expiresAt, signedInAt, user } = hot;
+  if (typeof user?.sub !== "string" || typeof expiresAt !== "number" || expiresAt <= now) return undefined;
+  if (typeof signedInAt === "number" && signedInAt + getEnv().sessionMaxAge <= now) return undefined; // past today's absolute lifetime
+  return { data: { ...hot, ...cold } as SessionData, expiresAt };
+}
+
 interface Sessions {
   cookie: Cookie;
   storage: SessionStorage<SessionData, SessionData>;
   /** The Redis session store; undefined in the cookie design, which keeps nothing on the server. */
   store: Store | undefined;
+  /** SESSION_MIGRATION=cookie: moves a session of the cookie design into Redis (cookie-migration.server.ts). */
+  migration: ReturnType<typeof createCookieMigration<SessionData>> | undefined;
 }
 
 const sessions = (): Sessions =>
@@ -94,7 +107,8 @@ const sessions = (): Sessions =>
     const cookie = createCookie(cookieName("rro_sid"), { ...cookieOptions(), maxAge: env.sessionMaxAge });
     if (env.sessionStore === "cookie") {
       const seal = env.tokenEncryptionKeys[0];
-      return { cookie, storage: createCookieDesignStorage<SessionData>(cookie, seal, TOKEN_FIELDS), store: undefined };
+      const storage = createCookieDesignStorage<SessionData>(cookie, seal, TOKEN_FIELDS);
+      return { cookie, storage, store: undefined, migration: undefined };
     }
     const keys = env.tokenEncryptionKeys;
     const store: Store = new RedisSessionStore({
@@ -108,7 +122,18 @@ const sessions = (): Sessions =>
       },
       fromLegacy,
     });
-    return { cookie, storage: createRedisSessionStorage({ createSessionStorage, cookie, store, split }), store };
+    const storage = createRedisSessionStorage({ createSessionStorage, cookie, store, split });
+    const migration =
+      env.sessionMigration &&
+      createCookieMigration<SessionData>({
+        ...env.sessionMigration,
+        sessionCookieName: cookie.name,
+        toSession: fromCookieDesign,
+        commit: (data) => storage.commitSession(createSession<SessionData>(data)),
+        discard: async (setCookie) => store.destroy(String(await cookie.parse(setCookie))),
+        claim: (digest, ttl) => store.claimMigration(digest, ttl),
+      });
+    return { cookie, storage, store, migration: migration || undefined };
   });
 
 /**
@@ -132,8 +157,11 @@ export async function getSession(request: Request): Promise<AppSession> {
     if (error instanceof RedisUnavailableError || error instanceof RedisCommandError) throw error;
     return createSession<SessionData>(); // an undecodable cookie: no session
   }
-  if (typeof session.id !== "string" || Object.keys(session.data).length === 0) return createSession<SessionData>();
-  return session;
+  if (typeof session.id === "string" && Object.keys(session.data).length > 0) return session;
+  // No session here: a session of the cookie design, moved into Redis, comes back on the same URL with its new cookie.
+  const moved = await sessions().migration?.migrate(request);
+  if (moved) throw moved;
+  return createSession<SessionData>();
 }
 
 /** Stores the session and returns its Set-Cookie (a new id for a new session). */

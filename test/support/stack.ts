@@ -64,15 +64,20 @@ export interface App {
   stop(): Promise<void>;
 }
 
-/** Starts the app (production mode) and waits until it listens, or rejects with its output. `cwd`: another copy of the project. */
+/**
+ * Starts the app (production mode) and waits until it listens, or rejects with
+ * its output. `cwd`: another copy of the project; `script` and `ready`: another
+ * app's entry and the line it prints once listening (the fixture apps).
+ */
 export async function startApp(
   env: Record<string, string>,
   port?: number,
   cwd = path.resolve(import.meta.dirname, "../.."),
+  { script = "server/index.ts", ready = "app listening" } = {},
 ): Promise<App> {
   const appPort = port ?? (await freePort());
   const url = `http://localhost:${appPort}`;
-  const child = spawn(process.execPath, ["--import", "tsx", "server/index.ts"], {
+  const child = spawn(process.execPath, ["--import", "tsx", script], {
     cwd,
     env: {
       PATH: process.env.PATH,
@@ -101,7 +106,7 @@ export async function startApp(
   child.stderr.on("data", (text: string) => (output += text));
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   const deadline = Date.now() + 30_000;
-  while (!output.includes("app listening")) {
+  while (!output.includes(ready)) {
     if (child.exitCode !== null || Date.now() > deadline) {
       child.kill("SIGKILL");
       throw new Error(`the app did not start (exit ${child.exitCode}):\n${output}`);

@@ -17,9 +17,11 @@ export async function startTamperingProxy(upstreamPort: number, port?: number) {
     delays: new Map<string, number>(),
   };
   const counts = new Map<string, number>();
+  const lastUrls = new Map<string, string>();
   const server = http.createServer((req, res) => {
     const path = (req.url ?? "/").split("?")[0]!;
     counts.set(path, (counts.get(path) ?? 0) + 1);
+    lastUrls.set(path, req.url ?? "/");
     const failure = state.failures.get(path);
     if (failure) {
       res.writeHead(failure, { "Content-Type": "text/plain" }).end("provider down");
@@ -82,6 +84,8 @@ export async function startTamperingProxy(upstreamPort: number, port?: number) {
       if (status) state.failures.set(path, status);
       else state.failures.delete(path);
     },
+    /** The URL (path and query) of the last request for a path. */
+    lastUrl: (path: string) => lastUrls.get(path),
     /** Requests seen for a path since the last reset. */
     count: (path: string) => counts.get(path) ?? 0,
     resetCounts: () => counts.clear(),
