@@ -57,6 +57,15 @@ const schema = z.object({
   REDIS_SENTINEL_PASSWORD: z.string().optional(),
   REDIS_CLUSTER_NODES: z.string().optional(),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(10_485_760).default(65_536),
+  RATE_LIMIT_SIGN_IN: z.coerce.number().int().min(0).default(30),
+  RATE_LIMIT_CALLBACK: z.coerce.number().int().min(0).default(60),
+  RATE_LIMIT_LOGOUT: z.coerce.number().int().min(0).default(30),
+  RATE_LIMIT_BACKCHANNEL: z.coerce.number().int().min(0).default(600),
+  METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
+  METRICS_TOKEN: z.string().min(32, "must be at least 32 characters (openssl rand -hex 32)").optional(),
+  REDIS_WAIT_REPLICAS: z.coerce.number().int().min(0).max(16).default(0),
+  REDIS_WAIT_TIMEOUT: z.coerce.number().int().min(1).max(10_000).default(100),
   OIDC_ISSUER: optionalUrl,
   OIDC_ALLOW_INSECURE_ISSUER: z
     .enum(["true", "false", "1", "0", ""])
@@ -143,6 +152,14 @@ export interface Env {
   redisKeyPrefix: string;
   /** pino level of the JSON log on stdout. */
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+  /** The largest request body read, in bytes; a larger one is refused with 413 before or while it is read. */
+  maxBodyBytes: number;
+  /** Requests allowed per client address in each window (0: no limit). docs/decisions/016-request-limits-rate-limits-and-metrics.md */
+  rateLimits: { signIn: number; callback: number; logout: number; backchannel: number };
+  /** Where /metrics is served: its own port, and/or the main port behind a bearer token. Neither: not served. */
+  metrics: { port: number | undefined; token: string | undefined };
+  /** After a logout, revocation or back-channel delete, WAIT for this many replicas (0: do not wait), at most `timeoutMs`. */
+  redisWait: { replicas: number; timeoutMs: number };
   oidc: {
     issuer: URL;
     /** True when OIDC_ISSUER was not given: development starts the embedded provider. */
@@ -281,6 +298,15 @@ export function parseEnv(source: Record<string, string | undefined>, generateSec
     useLocalRedis: !v.REDIS_URL && redisTopology.kind === "single" && v.SESSION_STORE === "redis",
     redisKeyPrefix: v.REDIS_KEY_PREFIX,
     logLevel: v.LOG_LEVEL,
+    maxBodyBytes: v.MAX_BODY_BYTES,
+    rateLimits: {
+      signIn: v.RATE_LIMIT_SIGN_IN,
+      callback: v.RATE_LIMIT_CALLBACK,
+      logout: v.RATE_LIMIT_LOGOUT,
+      backchannel: v.RATE_LIMIT_BACKCHANNEL,
+    },
+    metrics: { port: v.METRICS_PORT, token: v.METRICS_TOKEN },
+    redisWait: { replicas: v.REDIS_WAIT_REPLICAS, timeoutMs: v.REDIS_WAIT_TIMEOUT },
     oidc: {
       issuer,
       useDevProvider,
