@@ -1,24 +1,33 @@
 /**
  * Server rendering (Remix's default for Node, simplified: the whole document
- * is sent once ready, as no route streams) plus the security headers, with a
- * fresh CSP nonce per response handed to the scripts Remix renders. Errors
- * are logged (JSON, with their stack) and never shown in the page.
+ * is sent once ready, as no route streams). The scripts Remix renders carry
+ * this response's CSP nonce, made with the security headers in
+ * server/security-headers.ts and handed over in the load context. Errors are
+ * logged (JSON, with their stack) and never shown in the page.
  */
-import { randomBytes } from "node:crypto";
 import { PassThrough } from "node:stream";
-import { createReadableStreamFromReadable, type EntryContext, type HandleErrorFunction } from "@remix-run/node";
+import {
+  createReadableStreamFromReadable,
+  type AppLoadContext,
+  type EntryContext,
+  type HandleErrorFunction,
+} from "@remix-run/node";
 import { isRouteErrorResponse, RemixServer } from "@remix-run/react";
 import { renderToPipeableStream } from "react-dom/server";
 import { NonceContext } from "./web/nonce.ts";
 import { logger } from "./platform/logger.server.ts";
-import { securityHeaders } from "./web/security-headers.server.ts";
 
 /** How long Remix waits for pending promises in a streamed response (none here stream). */
 export const streamTimeout = 5_000;
 
-export default function handleRequest(request: Request, status: number, headers: Headers, remixContext: EntryContext) {
-  const nonce = randomBytes(16).toString("base64");
-  for (const [name, value] of Object.entries(securityHeaders(nonce))) headers.set(name, value);
+export default function handleRequest(
+  request: Request,
+  status: number,
+  headers: Headers,
+  remixContext: EntryContext,
+  loadContext: AppLoadContext,
+) {
+  const nonce = loadContext.cspNonce;
   return new Promise<Response>((resolve, reject) => {
     let failed = false;
     const { pipe, abort } = renderToPipeableStream(

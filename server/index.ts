@@ -7,17 +7,20 @@
 import { existsSync } from "node:fs";
 import http from "node:http";
 import path from "node:path";
-import { createRequestHandler } from "@remix-run/express";
 import type { ServerBuild } from "@remix-run/node";
 import closeWithGrace from "close-with-grace";
 import express from "express";
 import type { Env } from "../app/platform/env.server.ts";
 import { logger } from "../app/platform/logger.server.ts";
 import { closeRedis } from "../app/platform/redis.server.ts";
+import { limitRequestBodies } from "./body-limit.ts";
 import { closeHttpServer } from "./close-http-server.ts";
 import { startDevServices } from "./dev-services.ts";
+import { measureRequests, metricsBehindToken, routePatterns, startMetricsServer } from "./http-metrics.ts";
 import { refuseCrossSiteWrites } from "./refuse-cross-site-writes.ts";
+import { remixHandler } from "./remix-handler.ts";
 import { logUnhandledErrors, requestLogging } from "./request-logging.ts";
+import { securityHeaders } from "./security-headers.ts";
 import { checkDependencies, loadConfiguration, log, probeProvider, reportStartupFailure } from "./startup.ts";
 
 /** What shutdown stops after the HTTP server and Redis, last started first. */
@@ -50,10 +53,19 @@ async function main() {
   app.disable("x-powered-by");
   // Which proxies' X-Forwarded-For/-Proto to believe (TRUST_PROXY; none by default): req.ip and req.protocol.
   app.set("trust proxy", env.trustProxy);
-  // First, so that every response (static files and refusals included) has its request id and log line.
-  app.use(requestLogging());
+  // First, so that every response (static files and refusals included) has its request id, log line,
+  // duration metric and security headers; then no body is read past MAX_BODY_BYTES, whatever the route.
+  let patterns: readonly string[] = [];
+  app.use(
+    requestLogging(),
+    measureRequests(() => patterns),
+    securityHeaders(env),
+  );
+  if (env.metrics.token) app.use(metricsBehindToken(env.metrics.token));
+  app.use(limitRequestBodies(env.maxBodyBytes));
   const server = http.createServer(app);
   const build = await remixBuild(env, app, server);
+  patterns = routePatterns((typeof build === "function" ? await build() : build).routes);
   app.use(refuseCrossSiteWrites(env.appUrl.origin));
   // Every page depends on the session: never let a browser or proxy cache one.
   app.use((_req, res, next) => {
@@ -62,12 +74,12 @@ async function main() {
   });
   app.all(
     "*",
-    createRequestHandler({
+    remixHandler({
       build,
       mode: env.isProduction ? "production" : "development",
-      // The client's address for the sessions list (behind a proxy: TRUST_PROXY). Log lines
-      // written during the request carry its id without it (app/platform/logger.server.ts).
-      getLoadContext: (req) => ({ clientIp: req.ip }),
+      // The client's address for the rate limits and the sessions list (behind a proxy: TRUST_PROXY), and
+      // the CSP nonce. Log lines written during the request carry its id without it (app/platform/logger.server.ts).
+      getLoadContext: (req, res) => ({ clientIp: req.ip, cspNonce: String(res.locals.cspNonce) }),
     }),
   );
   app.use(logUnhandledErrors());
@@ -76,6 +88,11 @@ async function main() {
   const address = server.address();
   log(`app listening on port ${typeof address === "object" && address ? address.port : env.port}: ${env.appUrl.href}`);
   void probeProvider(env);
+  if (env.metrics.port !== undefined) {
+    const metricsServer = await startMetricsServer(env.metrics.port);
+    stops.push(() => closeHttpServer(metricsServer, 1_000));
+    log(`metrics on port ${env.metrics.port}: /metrics`);
+  }
 
   // SIGTERM/SIGINT: finish the requests in flight (forced after 10 s), then close Redis and the development services.
   closeWithGrace({ delay: 15_000, logger }, async ({ signal, err }) => {

@@ -21,6 +21,7 @@ import { SignInError } from "../oidc/sign-in-errors.server.ts";
 import { ensureFreshTokens } from "../oidc/token-refresh.server.ts";
 import { getEnv } from "../platform/env.server.ts";
 import { logger } from "../platform/logger.server.ts";
+import { metrics } from "../platform/metrics.server.ts";
 import { FLOW_MAX_AGE, type AppSession, type SessionData, type SessionUser } from "../session/session-data.ts";
 import { commitSession, destroySession, getSession, logoutStateCookie, readTokens } from "../session/session.server.ts";
 import { approximateIp, describeUserAgent } from "../session/user-agent.ts";
@@ -134,7 +135,9 @@ export function isSignedIn(session: AppSession): boolean {
 export async function getSignedInSession(request: Request): Promise<AppSession | null> {
   const session = await getSession(request);
   if (!isSignedIn(session)) {
-    if (session.get("user")) await destroySession(session);
+    if (!session.get("user")) return null;
+    await destroySession(session);
+    metrics().sessionsEnded.inc({ reason: "absolute" });
     return null;
   }
   return ensureFreshTokens(session);
@@ -177,6 +180,7 @@ export async function completeSignIn(request: Request, clientIp?: string): Promi
   data.ip = approximateIp(clientIp);
   await destroySession(previous ?? (await getSession(request)));
   const setCookie = await commitSession(createSession<SessionData>(data)); // the cookie design may throw SessionTooLargeError
+  metrics().sessionsCreated.inc({ via: "sign_in" });
   return redirect(returnTo, { headers: { "Set-Cookie": setCookie } });
 }
 
@@ -213,6 +217,7 @@ export async function logout(request: Request) {
   }
 
   headers.append("Set-Cookie", await destroySession(session));
+  metrics().sessionsEnded.inc({ reason: "logout" });
   if (endSession.kind === "unsupported" || endSession.kind === "provider-unreachable") {
     return redirect(`/?logout=${endSession.kind}`, { headers });
   }

@@ -12,6 +12,7 @@ import { remember } from "@epic-web/remember";
 import * as client from "openid-client";
 import { getEnv } from "../platform/env.server.ts";
 import { logger } from "../platform/logger.server.ts";
+import { metrics } from "../platform/metrics.server.ts";
 import type { AppSession } from "../session/session-data.ts";
 import {
   destroySession,
@@ -81,8 +82,11 @@ async function refreshOnce(session: AppSession): Promise<AppSession | null> {
       if (error instanceof client.ResponseBodyError && error.error === "invalid_grant") {
         logger.warn(`[refresh] the provider refused the refresh token (${error.error}): ending the session`);
         await destroySession(current);
+        metrics().tokenRefreshes.inc({ outcome: "refused" });
+        metrics().sessionsEnded.inc({ reason: "refresh_refused" });
         return null;
       }
+      metrics().tokenRefreshes.inc({ outcome: "unavailable" });
       throw new RefreshUnavailableError(
         `the provider could not refresh the tokens: ${error instanceof Error ? error.message : error}`,
         { cause: error },
@@ -99,6 +103,7 @@ async function refreshOnce(session: AppSession): Promise<AppSession | null> {
       throw new RefreshUnavailableError("the token refresh outlasted its lock; its result was dropped");
     }
     await saveSession(current, renewed);
+    metrics().tokenRefreshes.inc({ outcome: "refreshed" });
     logger.info("[refresh] access token refreshed");
     return current;
   } finally {
@@ -108,6 +113,17 @@ async function refreshOnce(session: AppSession): Promise<AppSession | null> {
 
 /** Another process holds the lock: wait until the stored tokens change, the session ends, or the lock is gone. */
 async function waitForRefresh(session: AppSession): Promise<AppSession | null> {
+  const waited = metrics().refreshLockWait.startTimer();
+  try {
+    const current = await pollForRefresh(session);
+    metrics().tokenRefreshes.inc({ outcome: "by_another_request" });
+    return current;
+  } finally {
+    waited();
+  }
+}
+
+async function pollForRefresh(session: AppSession): Promise<AppSession | null> {
   const deadline = Date.now() + LOCK_MS;
   const before = session.get("accessTokenExpiresAt");
   while (Date.now() < deadline) {

@@ -9,9 +9,10 @@
  * service returns by itself within a second of Redis coming back.
  */
 import { remember } from "@epic-web/remember";
-import { Cluster, Redis, ReplyError, type ClusterOptions, type RedisOptions } from "ioredis";
+import { Cluster, Redis, ReplyError, type ClusterOptions, type Command, type RedisOptions } from "ioredis";
 import { getEnv, type Env } from "./env.server.ts";
 import { logger } from "./logger.server.ts";
+import { metrics } from "./metrics.server.ts";
 
 /** One server or a Cluster: the commands the app uses are the same on both. */
 export type RedisClient = Redis | Cluster;
@@ -97,8 +98,31 @@ export function connectRedis(env: Pick<Env, "redisUrl" | "redisTopology">, overr
   return new Redis(env.redisUrl, { ...FAILURE_OPTIONS, ...overrides });
 }
 
+/**
+ * Times every command the client sends, pipelined ones included (ioredis
+ * sends each through `sendCommand`), into rro_redis_command_duration_seconds
+ * and rro_redis_command_errors_total.
+ */
+export function measureCommands(client: RedisClient): void {
+  const { redisCommandDuration, redisCommandErrors } = metrics();
+  const send = client.sendCommand.bind(client) as (command: Command, ...rest: unknown[]) => unknown;
+  (client as { sendCommand: typeof send }).sendCommand = (command, ...rest) => {
+    const labels = { command: command.name };
+    const end = redisCommandDuration.startTimer(labels);
+    command.promise.then(
+      () => end(),
+      (error: unknown) => {
+        end();
+        redisCommandErrors.inc({ ...labels, kind: error instanceof ReplyError ? "reply" : "connection" });
+      },
+    );
+    return send(command, ...rest);
+  };
+}
+
 export function createRedisClient(env: Pick<Env, "redisUrl" | "redisTopology">): RedisClient {
   const client = connectRedis(env);
+  measureCommands(client);
   let down = false;
   client.on("error", (error: Error) => {
     if (down) return; // one line per outage, not one per reconnect attempt
@@ -137,7 +161,7 @@ const everReady = new WeakSet<RedisClient>();
  * no offline queue). Only the first: a request arriving during a reconnection
  * attempt after an outage gets its 503 at once rather than a second later.
  */
-async function firstConnection(redis: RedisClient) {
+export async function firstConnection(redis: RedisClient = getRedis()): Promise<void> {
   if (everReady.has(redis) || !["wait", "connecting", "connect"].includes(redis.status)) return;
   await new Promise<void>((resolve) => {
     const timer = setTimeout(done, FIRST_CONNECT_WAIT_MS);

@@ -2,6 +2,7 @@ import type { LoaderFunctionArgs, MetaFunction } from "@remix-run/node";
 import { Link, useRouteError } from "@remix-run/react";
 import { completeSignIn } from "~/auth/auth.server.ts";
 import { answerErrors } from "~/web/http-errors.server.ts";
+import { rateLimit } from "~/web/rate-limits.server.ts";
 import { errorNotice } from "~/web/error-notice.ts";
 
 export { headers } from "~/web/error-headers.ts";
@@ -9,9 +10,10 @@ export { headers } from "~/web/error-headers.ts";
 export const meta: MetaFunction = () => [{ title: "Sign-in failed · remix-redis-oidc" }];
 
 /** The provider's redirect back: completes sign-in (a redirect), or throws why it could not, creating no session. */
-export const loader = answerErrors(({ request, context }: LoaderFunctionArgs) =>
-  completeSignIn(request, context.clientIp),
-);
+export const loader = answerErrors(async ({ request, context }: LoaderFunctionArgs) => {
+  await rateLimit("callback", context.clientIp);
+  return completeSignIn(request, context.clientIp);
+});
 
 /** Only ever rendered as the failure page: a successful callback redirects. */
 export default function Callback() {

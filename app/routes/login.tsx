@@ -3,6 +3,7 @@ import { Form, useLoaderData, useRouteError } from "@remix-run/react";
 import { getSignedInSession, returnPath, startSignIn } from "~/auth/auth.server.ts";
 import { getEnv } from "~/platform/env.server.ts";
 import { answerErrors } from "~/web/http-errors.server.ts";
+import { rateLimit } from "~/web/rate-limits.server.ts";
 import { errorNotice } from "~/web/error-notice.ts";
 
 export { headers } from "~/web/error-headers.ts";
@@ -16,7 +17,10 @@ export const loader = answerErrors(async ({ request }: LoaderFunctionArgs) => {
 });
 
 /** POST: start the authorization code flow (the strategy throws the redirect to the provider). */
-export const action = answerErrors(({ request }: ActionFunctionArgs) => startSignIn(request));
+export const action = answerErrors(async ({ request, context }: ActionFunctionArgs) => {
+  await rateLimit("sign_in", context.clientIp);
+  return startSignIn(request);
+});
 
 function SignInForm({ returnTo, provider }: { returnTo: string; provider?: string }) {
   return (

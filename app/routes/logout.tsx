@@ -3,6 +3,7 @@ import { Form, Link, useActionData, useLoaderData } from "@remix-run/react";
 import { useEffect, useRef } from "react";
 import { getSignedInSession, logout } from "~/auth/auth.server.ts";
 import { answerErrors } from "~/web/http-errors.server.ts";
+import { rateLimit } from "~/web/rate-limits.server.ts";
 
 export { headers } from "~/web/error-headers.ts";
 
@@ -14,7 +15,10 @@ export const loader = answerErrors(async ({ request }: LoaderFunctionArgs) => {
 });
 
 /** POST signs out here and at the provider. */
-export const action = answerErrors(({ request }: ActionFunctionArgs) => logout(request));
+export const action = answerErrors(async ({ request, context }: ActionFunctionArgs) => {
+  await rateLimit("logout", context.clientIp);
+  return logout(request);
+});
 
 /** OIDC_END_SESSION_METHOD=post: the app session is already gone; this form takes the logout to the provider. */
 function ContinueAtProvider({ action, fields }: { action: string; fields: Array<[string, string]> }) {

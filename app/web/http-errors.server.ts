@@ -15,15 +15,17 @@ import { ProviderMisconfiguredError, ProviderUnavailableError } from "../oidc/pr
 import { SignInError, type SignInErrorCode } from "../oidc/sign-in-errors.server.ts";
 import { RefreshUnavailableError } from "../oidc/token-refresh.server.ts";
 import { logger } from "../platform/logger.server.ts";
+import { metrics } from "../platform/metrics.server.ts";
 import { RedisUnavailableError } from "../platform/redis.server.ts";
 import { SessionTooLargeError } from "../session/cookie-session-storage.server.ts";
+import { RateLimitedError } from "./rate-limits.server.ts";
 
 interface Answer {
   status: number;
   code: string;
   /** Safe to show: says what happened and what to do, nothing of the internals. */
   message: string;
-  /** Seconds, for a 503 the client should retry. */
+  /** Seconds, for a 503 or 429 the client should retry after. */
   retryAfter?: number;
 }
 
@@ -64,7 +66,15 @@ export function answerFor(error: unknown): Answer | undefined {
       "Your session needs renewing, but the sign-in provider cannot be reached right now. Nothing was lost; please try again in a moment.";
     return { status: 503, code: error.code, message, retryAfter: RETRY_AFTER };
   }
+  if (error instanceof RateLimitedError) {
+    logger.warn(
+      { code: error.code, limit: error.limit },
+      `[rate-limit] ${error.limit}: refused for ${error.retryAfter} s`,
+    );
+    return { status: 429, code: error.code, message: error.message, retryAfter: error.retryAfter };
+  }
   if (error instanceof SignInError) {
+    metrics().signInFailures.inc({ code: error.code });
     const status = SIGN_IN_STATUS[error.code];
     logger[status >= 500 ? "error" : "warn"]({ code: error.code }, `[sign-in] ${error.code}: ${causes(error)}`);
     return { status, code: error.code, message: error.message, ...(status === 503 ? { retryAfter: RETRY_AFTER } : {}) };
