@@ -21,6 +21,7 @@ import { refuseCrossSiteWrites } from "./refuse-cross-site-writes.ts";
 import { remixHandler } from "./remix-handler.ts";
 import { logUnhandledErrors, requestLogging } from "./request-logging.ts";
 import { securityHeaders } from "./security-headers.ts";
+import { startSessionSweeps } from "./session-sweeps.ts";
 import { checkDependencies, loadConfiguration, log, probeProvider, reportStartupFailure } from "./startup.ts";
 
 /** What shutdown stops after the HTTP server and Redis, last started first. */
@@ -88,6 +89,10 @@ async function main() {
   const address = server.address();
   log(`app listening on port ${typeof address === "object" && address ? address.port : env.port}: ${env.appUrl.href}`);
   void probeProvider(env);
+  const stopSweeps =
+    env.sessionStore === "redis" && env.sessionSweepInterval > 0
+      ? startSessionSweeps(env.sessionSweepInterval)
+      : async () => {};
   if (env.metrics.port !== undefined) {
     const metricsServer = await startMetricsServer(env.metrics.port);
     stops.push(() => closeHttpServer(metricsServer, 1_000));
@@ -99,6 +104,7 @@ async function main() {
     if (err) logger.fatal({ err }, "[server] uncaught error: shutting down");
     log(`${signal ?? "shutdown"}: finishing open requests`);
     await closeHttpServer(server, 10_000);
+    await stopSweeps();
     await closeRedis();
     for (const stop of stops.reverse()) await stop().catch(() => {});
     log("stopped");

@@ -9,6 +9,7 @@ import { readFileSync } from "node:fs";
 import http from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startApp, startStack, type App, type Stack } from "./support/stack.ts";
+import { until } from "./support/until.ts";
 
 let stack: Stack;
 /** A second instance sharing the stack's Redis and provider. */
@@ -158,6 +159,22 @@ describe("rate limits", () => {
     for (let i = 0; i < 40; i++) await postLogin(i % 2 ? second.url : stack.app.url, client);
     const after = (await stack.redis.client.keys("rro:sess:*")).length;
     expect(after - before).toBe(SIGN_IN_LIMIT);
+  });
+
+  it("keeps limiting in each instance's memory while Redis is down", async () => {
+    const client = { "X-Forwarded-For": "192.0.2.44" };
+    await stack.redis.server.stop();
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < SIGN_IN_LIMIT + 1; i++) statuses.push((await postLogin(stack.app.url, client)).status);
+      // No pre-sign-in state can be stored (503), and the address is still counted.
+      expect(statuses).toEqual([...Array<number>(SIGN_IN_LIMIT).fill(503), 429]);
+    } finally {
+      await stack.redis.restart();
+    }
+    await until(async () => (await fetch(`${stack.app.url}/readyz`)).status === 200, 10_000);
+    // Back on Redis: the shared count starts afresh for this address.
+    expect((await postLogin(second.url, client)).status).toBe(302);
   });
 });
 

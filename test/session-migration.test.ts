@@ -17,6 +17,7 @@ import { SESSION_COOKIE, signIn } from "./support/flows.ts";
 import { freePort } from "./support/ports.ts";
 import { startNginx } from "./support/nginx.ts";
 import { readSession, sessionKeys } from "./support/redis-keys.ts";
+import { scrape } from "./support/metrics.ts";
 import { restartApp, SESSION_SECRET, startStack, type Stack } from "./support/stack.ts";
 import { until } from "./support/until.ts";
 
@@ -25,7 +26,9 @@ let chromium: Chromium;
 const legacy = createCookie(SESSION_COOKIE, { secrets: [SESSION_SECRET] });
 /** Legacy cookies of people signed in while the app ran the cookie design, by username. */
 const legacyCookies = new Map<string, string>();
-const MIGRATION = { SESSION_STORE: "redis", SESSION_MIGRATION: "cookie" };
+const METRICS_TOKEN = "metrics-token-0123456789abcdef0123456789";
+const MIGRATION = { SESSION_STORE: "redis", SESSION_MIGRATION: "cookie", METRICS_TOKEN };
+const metrics = () => scrape(`${direct()}/metrics`, METRICS_TOKEN);
 
 beforeAll(async () => {
   [stack, chromium] = await Promise.all([startStack({ appEnv: { SESSION_STORE: "cookie" } }), launchChromium()]);
@@ -106,6 +109,10 @@ describe("a browser signed in with the cookie design, after the switch to Redis"
     expect(replay.headers.getSetCookie()).toEqual([]);
     expect(await sessionKeys(stack.redis.client)).toEqual(before);
     expect(stack.app.stdout()).toContain("refused a cookie session that was already moved");
+    const m = await metrics();
+    expect(m.value("rro_session_migrations_total", { outcome: "moved" })).toBe(1);
+    expect(m.value("rro_sessions_created_total", { via: "migration" })).toBe(1);
+    expect(m.value("rro_session_migrations_total", { outcome: "already_moved" })).toBe(1);
   });
 });
 
@@ -148,6 +155,7 @@ describe("refusals and faults (migration on)", () => {
       const response = await visit("/account", `${SESSION_COOKIE}=${legacyCookies.get("groups-2")}`);
       expect(response.status).toBe(503);
       expect(response.headers.getSetCookie()).toEqual([]);
+      expect((await metrics()).value("rro_session_migrations_total", { outcome: "unavailable" })).toBe(1);
     } finally {
       await stack.redis.restart();
     }

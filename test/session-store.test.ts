@@ -9,6 +9,7 @@ import type { Redis } from "ioredis";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { RedisSessionStore, type Indexed, type RedisRunner } from "../app/session/session-store.server.ts";
 import { startTestRedis, type TestRedis } from "./support/stack.ts";
+import { until } from "./support/until.ts";
 
 interface Hot extends Indexed {
   name?: string;
@@ -172,5 +173,63 @@ describe("RedisSessionStore", () => {
     await store.lock("AAAAAAAAAAAAAAAAAAAAAA", 50);
     await new Promise((r) => setTimeout(r, 120));
     expect(await keys()).toEqual([]);
+  });
+});
+
+describe("sessions that end inside Redis", () => {
+  const reported: Array<[string, number]> = [];
+  const storeReporting = () =>
+    new RedisSessionStore<Hot, Cold>({
+      redis: run,
+      prefix: "t:",
+      idleTimeout: 600,
+      maxAge: 3600,
+      cold: { encode: (cold) => Buffer.from(cold.token), decode: (b) => ({ token: b.toString() }) },
+      onExpired: (reason, count) => reported.push([reason, count]),
+    });
+  beforeEach(() => {
+    reported.length = 0;
+  });
+
+  it("sweeps: an idle-expired session is reported as idle, one past its lifetime is deleted and reported as absolute, each once", async () => {
+    const reporting = storeReporting();
+    const live = await reporting.create(signedIn("carol"), { token: "L" }, 600);
+    const idle = await reporting.create(signedIn("carol"), { token: "I" }, 1); // its records expire in 1 s
+    const lifetimeOver = await reporting.create({ ...signedIn("dave"), expiresAt: now() + 1 }, { token: "A" }, 600);
+    expect(await until(async () => (await client.exists(`t:sess:{${idle}}`)) === 0, 5_000)).toBe(true);
+    await new Promise((r) => setTimeout(r, 1_100)); // dave's absolute lifetime passes
+    expect(await reporting.sweep(60_000)).toEqual({ idle: 1, absolute: 1 });
+    expect(reported).toEqual([
+      ["idle", 1],
+      ["absolute", 1],
+    ]);
+    expect(await client.exists(`t:sess:{${lifetimeOver}}`, `t:tok:{${lifetimeOver}}`)).toBe(0);
+    expect((await reporting.list({ sub: "carol" })).map((s) => s.id)).toEqual([live]);
+    // Another instance while the lock is held: no second sweep.
+    expect(await storeReporting().sweep(60_000)).toBeUndefined();
+    await client.del("t:lock:sweep");
+    expect(await reporting.sweep(60_000)).toEqual({ idle: 0, absolute: 0 });
+    expect(reported).toHaveLength(2);
+  });
+
+  it("reports an ended session once, whichever finds it first: listing, a new sign-in's index add, or a sweep", async () => {
+    const reporting = storeReporting();
+    const gone = await reporting.create(signedIn("erin"), { token: "G" }, 600);
+    await client.del(`t:sess:{${gone}}`, `t:tok:{${gone}}`); // as its idle timeout would
+    expect(await reporting.list({ sub: "erin" })).toEqual([]);
+    expect(await reporting.list({ sub: "erin" })).toEqual([]);
+    await client.del("t:lock:sweep");
+    await reporting.sweep(60_000);
+    expect(reported).toEqual([["idle", 1]]);
+    // Past its lifetime: pruned when the same user signs in again.
+    await reporting.create({ ...signedIn("frank"), expiresAt: now() + 1 }, { token: "F" }, 600);
+    await new Promise((r) => setTimeout(r, 1_100));
+    await reporting.create(signedIn("frank"), { token: "F2" }, 600);
+    await client.del("t:lock:sweep");
+    await reporting.sweep(60_000);
+    expect(reported).toEqual([
+      ["idle", 1],
+      ["absolute", 1],
+    ]);
   });
 });

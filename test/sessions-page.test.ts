@@ -9,7 +9,12 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { Browser } from "./support/browser.ts";
 import { SESSION_COOKIE, signIn } from "./support/flows.ts";
 import { sessionKey } from "./support/redis-keys.ts";
+import { scrape } from "./support/metrics.ts";
 import { startStack, type Stack } from "./support/stack.ts";
+
+const METRICS_TOKEN = "metrics-token-0123456789abcdef0123456789";
+const revoked = async () =>
+  (await scrape(`${stack.app.url}/metrics`, METRICS_TOKEN)).value("rro_sessions_ended_total", { reason: "revoked" });
 
 const FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
 const SAFARI =
@@ -17,7 +22,7 @@ const SAFARI =
 
 let stack: Stack;
 beforeAll(async () => {
-  stack = await startStack();
+  stack = await startStack({ appEnv: { METRICS_TOKEN } });
 });
 afterAll(async () => {
   await stack?.stop();
@@ -66,7 +71,9 @@ it("ends all other sessions", async () => {
   const a = await browserSignedIn(FIREFOX, "groups-6");
   const b = await browserSignedIn(SAFARI, "groups-6");
   const c = await browserSignedIn(SAFARI, "groups-6");
+  const before = await revoked();
   expect((await post(a.browser, { intent: "end-others" })).headers.get("Location")).toBe("/sessions?ended=2");
+  expect((await revoked()) - before).toBe(2);
   expect([await accountStatus(b.browser), await accountStatus(c.browser), await accountStatus(a.browser)]).toEqual([
     302, 302, 200,
   ]);

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { startDevProvider, type DevProvider } from "../server/dev-oidc-provider/index.ts";
 import { Browser } from "./support/browser.ts";
 import { SESSION_COOKIE, signIn } from "./support/flows.ts";
+import { scrape } from "./support/metrics.ts";
 import { freePort } from "./support/ports.ts";
 import { sessionKey, readSession } from "./support/redis-keys.ts";
 import { CLIENT_ID, CLIENT_SECRET, startApp, startTestRedis, type App, type TestRedis } from "./support/stack.ts";
@@ -18,6 +19,13 @@ let redis: TestRedis;
 let provider: DevProvider;
 let proxy: Awaited<ReturnType<typeof startTamperingProxy>>;
 let apps: App[];
+const METRICS_TOKEN = "metrics-token-0123456789abcdef0123456789";
+
+/** A metric summed over both processes. */
+async function total(name: string, labels?: Record<string, string>) {
+  const scrapes = await Promise.all(apps.map((app) => scrape(`${app.url}/metrics`, METRICS_TOKEN)));
+  return scrapes.reduce((sum, m) => sum + m.value(name, labels), 0);
+}
 
 beforeAll(async () => {
   redis = await startTestRedis();
@@ -37,7 +45,7 @@ beforeAll(async () => {
   proxy = await startTamperingProxy(providerPort, proxyPort);
   // Two processes of the same app on one Redis, as behind a load balancer (the cookie is for host "localhost").
   apps = await Promise.all(
-    [port1, port2].map((port) => startApp({ REDIS_URL: redis.url, OIDC_ISSUER: proxy.url }, port)),
+    [port1, port2].map((port) => startApp({ REDIS_URL: redis.url, OIDC_ISSUER: proxy.url, METRICS_TOKEN }, port)),
   );
 });
 afterAll(async () => {
@@ -84,6 +92,10 @@ it("50 concurrent requests across two processes refresh exactly once, and all us
   // Fresh now: the next requests do not refresh again.
   await Promise.all([get(apps[0]!, cookie), get(apps[1]!, cookie)]);
   expect(proxy.count("/token")).toBe(1);
+  // One refresh; the other process waited for it once (its own requests share one wait).
+  expect(await total("rro_token_refreshes_total", { outcome: "refreshed" })).toBe(1);
+  expect(await total("rro_token_refreshes_total", { outcome: "by_another_request" })).toBe(1);
+  expect(await total("rro_refresh_lock_wait_seconds_count")).toBe(1);
 });
 
 it("a revoked refresh token ends the session cleanly and sends the person to sign in", async () => {
@@ -102,6 +114,8 @@ it("a revoked refresh token ends the session cleanly and sends the person to sig
   expect(response.headers.get("Location")).toMatch(/^\/login\?returnTo=/);
   expect(await redis.client.exists(key)).toBe(0);
   expect(apps[1]!.output()).toContain("refused the refresh token (invalid_grant)");
+  expect(await total("rro_token_refreshes_total", { outcome: "refused" })).toBe(1);
+  expect(await total("rro_sessions_ended_total", { reason: "refresh_refused" })).toBe(1);
 });
 
 it("a provider outage during refresh is a 503 that keeps the session, which refreshes once the provider is back", async () => {
@@ -111,6 +125,7 @@ it("a provider outage during refresh is a 503 that keeps the session, which refr
   expect(down.status).toBe(503);
   expect(await down.text()).toContain("cannot be reached right now. Nothing was lost");
   expect(await redis.client.exists(key)).toBe(1);
+  expect(await total("rro_token_refreshes_total", { outcome: "unavailable" })).toBe(1);
   proxy.failToken = false;
   expect((await get(apps[0]!, cookie)).status).toBe(200);
   expect(JSON.parse((await redis.client.get(key))!).accessTokenExpiresAt).toBeGreaterThan(

@@ -48,6 +48,7 @@ const schema = z.object({
   SESSION_SECRET: z.string().optional(),
   SESSION_MAX_AGE: seconds(8 * 60 * 60),
   SESSION_IDLE_TIMEOUT: seconds(30 * 60),
+  SESSION_SWEEP_INTERVAL: z.coerce.number().int().min(0).max(86_400).default(60),
   TOKEN_REFRESH_MARGIN: z.coerce.number().int().min(0).default(60),
   TOKEN_ENCRYPTION_KEYS: z.string().optional(),
   REDIS_URL: optionalUrl,
@@ -143,6 +144,8 @@ export interface Env {
   /** AES-256-GCM keys for tokens at rest; the first seals, all open. Empty: tokens stored as they are. */
   tokenEncryptionKeys: EncryptionKey[];
   sessionIdleTimeout: number;
+  /** Seconds between sweeps for sessions that ended inside Redis (idle, absolute lifetime); 0: no sweep. */
+  sessionSweepInterval: number;
   /** Refresh the access token when it expires within this many seconds (Redis design). */
   tokenRefreshMargin: number;
   redisUrl: string;
@@ -292,6 +295,7 @@ export function parseEnv(source: Record<string, string | undefined>, generateSec
     sessionMaxAge: v.SESSION_MAX_AGE,
     tokenEncryptionKeys: encryption.keys,
     sessionIdleTimeout: Math.min(v.SESSION_IDLE_TIMEOUT, v.SESSION_MAX_AGE),
+    sessionSweepInterval: v.SESSION_SWEEP_INTERVAL,
     tokenRefreshMargin: v.TOKEN_REFRESH_MARGIN,
     redisUrl,
     redisTopology,

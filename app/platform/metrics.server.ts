@@ -89,7 +89,7 @@ function createMetrics() {
     }),
     sessionMigrations: new Counter({
       name: "rro_session_migrations_total",
-      help: "Cookie-design sessions seen with SESSION_MIGRATION=cookie, by outcome: moved, already_moved, refused, unavailable.",
+      help: "Cookie-design sessions seen with SESSION_MIGRATION=cookie, by outcome: moved, already_moved (a copy replayed), unavailable (Redis down; the legacy cookie is kept).",
       labelNames: ["outcome"] as const,
       registers,
     }),

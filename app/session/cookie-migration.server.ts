@@ -35,6 +35,8 @@ export interface CookieMigrationOptions<Data> {
   claim(digest: string, ttl: number): Promise<boolean>;
   /** The name of the app's own session cookie: when it is the legacy one's, the new value replaces it. */
   sessionCookieName: string;
+  /** Told of each legacy session moved, or refused as moved already (for metrics). */
+  onOutcome?(outcome: "moved" | "already_moved"): void;
 }
 
 /** The cookies of a request, by name (the last of a name wins, as browsers send the most specific first). */
@@ -88,6 +90,7 @@ export function createCookieMigration<Data>(options: CookieMigrationOptions<Data
         // Moved already (a copy, replayed): no session for it. (Or a parallel request of the same browser won.)
         await options.discard(setCookie);
         logger.warn("[session-migration] refused a cookie session that was already moved to Redis");
+        options.onOutcome?.("already_moved");
         return null;
       }
       const headers = new Headers({ Location: new URL(request.url).pathname + new URL(request.url).search });
@@ -100,6 +103,7 @@ export function createCookieMigration<Data>(options: CookieMigrationOptions<Data
         headers.append("Set-Cookie", `${name}=; Path=/; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT${secure}`);
       }
       logger.info("[session-migration] moved a cookie session into Redis");
+      options.onOutcome?.("moved");
       return new Response(null, { status: 307, headers });
     },
   };

@@ -12,6 +12,7 @@
  * | `<prefix>lock:refresh:{<id>}`  | owner of a token refresh in progress               | the lock's lifetime |
  * | `<prefix>sess:<id>`            | a record of the layout before the split (read, then moved) | as it was written |
  * | `<prefix>migrated:<sha256>`    | a cookie-design session already moved here (SESSION_MIGRATION) | until that cookie would have expired |
+ * | `<prefix>lock:sweep`           | the instance sweeping the indexes now              | the sweep interval |
  *
  * - ids are 128 random bits, base64url (22 characters); anything else is never sent to Redis;
  * - `{<id>}` is a hash tag: a session's keys live in one Redis Cluster slot,
@@ -28,6 +29,11 @@
  *   records are written and removed after they are deleted, so a live session
  *   is always indexed; an entry left behind by a failure in between names no
  *   session and is dropped when found;
+ * - a session that ends inside Redis (its idle timeout, or its absolute
+ *   lifetime) is reported once (`onExpired`) when its entry leaves its user's
+ *   index: found gone by `list`, pruned by an add, or by `sweep`. ZREM and
+ *   ZREMRANGEBYSCORE say how many entries they removed, so however many
+ *   instances find the same entry, one reports it;
  * - a record of the earlier single-record layout is read when the new one is
  *   missing, and moved to the new layout at once, under the same id: nobody
  *   is signed out by the upgrade (scripts/migrate-sessions.ts moves them all).
@@ -101,6 +107,8 @@ export interface RedisSessionStoreOptions<Hot, Cold> {
    * session then costs no second lookup.
    */
   fromLegacy?(record: Record<string, unknown>): { hot: Hot; cold: Cold | undefined };
+  /** Told of signed-in sessions that ended inside Redis, once each: by their idle timeout or their absolute lifetime. */
+  onExpired?(reason: "idle" | "absolute", count: number): void;
 }
 
 const digest = (value: string) => createHash("sha256").update(value).digest("base64url");
@@ -288,7 +296,10 @@ export class RedisSessionStore<Hot extends Indexed, Cold> {
         return void sessions.push({ id, data: fromLegacy(old.data).hot, ttl: old.ttl, legacy: true });
       gone.push(id); // expired, or unreadable: treated as gone
     });
-    if (gone.length) await this.redis((r) => r.zrem(key, ...gone));
+    if (gone.length) {
+      const removed = await this.redis((r) => r.zrem(key, ...gone));
+      if ("sub" in query) this.expired("idle", removed);
+    }
     return sessions;
   }
 
@@ -357,22 +368,92 @@ export class RedisSessionStore<Hot extends Indexed, Cold> {
     return moved;
   }
 
-  /** One MULTI per index key: add, prune expired entries, extend the key's TTL. */
+  /** One MULTI per index key: add, prune entries past their absolute lifetime, extend the key's TTL. */
   private async addToIndexes(id: string, data: Hot) {
     const expiresAt = data.expiresAt;
     if (!expiresAt) return;
-    await this.redis((r) =>
+    const [byUser] = await this.redis((r) =>
       Promise.all(
         this.indexKeys(data).map((key) =>
-          r
-            .multi()
-            .zadd(key, expiresAt, id)
-            .zremrangebyscore(key, "-inf", epochSeconds())
-            .expire(key, this.options.maxAge)
-            .exec(),
+          results(
+            r
+              .multi()
+              .zadd(key, expiresAt, id)
+              .zremrangebyscore(key, "-inf", epochSeconds())
+              .expire(key, this.options.maxAge),
+          ),
         ),
       ),
     );
+    this.expired("absolute", Number(byUser?.[1] ?? 0));
+  }
+
+  private expired(reason: "idle" | "absolute", count: number) {
+    if (count > 0) this.options.onExpired?.(reason, count);
+  }
+
+  /**
+   * Finds the signed-in sessions that ended inside Redis since the last sweep
+   * and takes them out of their user's index, reporting each once
+   * (`onExpired`): an entry whose records are gone ended by its idle timeout
+   * (or its absolute lifetime, when that has passed too); one past its
+   * absolute lifetime whose records are still there (a read slides the idle
+   * timeout past it) has them deleted now. SCAN over the user indexes (every
+   * primary of a Cluster), one instance at a time (a lock held for
+   * `lockMs`); returns undefined when another instance holds it.
+   */
+  async sweep(lockMs: number): Promise<{ idle: number; absolute: number } | undefined> {
+    const lock = `${this.options.prefix}lock:sweep`;
+    const taken = await this.redis((r) => r.set(lock, "1", "PX", Math.max(1, lockMs), "NX"));
+    if (!taken) return undefined;
+    const counts = { idle: 0, absolute: 0 };
+    await this.redis(async (r) => {
+      const nodes = "nodes" in r ? r.nodes("master") : [r];
+      for (const node of nodes) {
+        let cursor = "0";
+        do {
+          const [next, keys] = await node.scan(cursor, "MATCH", `${this.options.prefix}sub:*`, "COUNT", 500);
+          cursor = next;
+          for (const key of keys) {
+            const swept = await this.sweepIndex(r, key);
+            counts.idle += swept.idle;
+            counts.absolute += swept.absolute;
+          }
+        } while (cursor !== "0");
+      }
+    });
+    this.expired("idle", counts.idle);
+    this.expired("absolute", counts.absolute);
+    return counts;
+  }
+
+  private async sweepIndex(r: RedisClient, key: string) {
+    const counts = { idle: 0, absolute: 0 };
+    const flat = await r.zrange(key, "0", "-1", "WITHSCORES");
+    const entries: Array<{ id: string; expiresAt: number }> = [];
+    for (let i = 0; i < flat.length; i += 2) entries.push({ id: flat[i]!, expiresAt: Number(flat[i + 1]) });
+    const ours = entries.filter(({ id }) => SESSION_ID_PATTERN.test(id));
+    // One key per EXISTS: a legacy record's key is in another Cluster slot.
+    const alive = await Promise.all(
+      ours.map(
+        async ({ id }) =>
+          (await r.exists(this.hotKey(id))) > 0 ||
+          (this.options.fromLegacy !== undefined && (await r.exists(this.legacyKey(id))) > 0),
+      ),
+    );
+    const now = epochSeconds();
+    await Promise.all(
+      ours.map(async ({ id, expiresAt }, i) => {
+        const pastLifetime = expiresAt <= now;
+        if (alive[i] && !pastLifetime) return;
+        if (alive[i]) {
+          await r.del(this.hotKey(id), this.coldKey(id));
+          if (this.options.fromLegacy) await r.del(this.legacyKey(id));
+        }
+        if ((await r.zrem(key, id)) === 1) counts[pastLifetime ? "absolute" : "idle"]++;
+      }),
+    );
+    return counts;
   }
 
   private async removeFromIndexes(sessions: ReadonlyArray<{ id: string; data: Hot }>) {

@@ -16,6 +16,7 @@ import { remember } from "@epic-web/remember";
 import { createCookie, createSession, createSessionStorage, type Cookie, type SessionStorage } from "@remix-run/node";
 import { getEnv } from "../platform/env.server.ts";
 import { logger } from "../platform/logger.server.ts";
+import { metrics } from "../platform/metrics.server.ts";
 import { RedisCommandError, RedisUnavailableError, withRedis } from "../platform/redis.server.ts";
 import { openToken, TokenDecryptionError } from "../platform/token-encryption.server.ts";
 import { createCookieMigration } from "./cookie-migration.server.ts";
@@ -121,6 +122,7 @@ const sessions = (): Sessions =>
         decode: (stored, id) => decodeTokens(stored, id, keys),
       },
       fromLegacy,
+      onExpired: (reason, count) => metrics().sessionsEnded.inc({ reason }, count),
     });
     const storage = createRedisSessionStorage({ createSessionStorage, cookie, store, split });
     const migration =
@@ -132,6 +134,10 @@ const sessions = (): Sessions =>
         commit: (data) => storage.commitSession(createSession<SessionData>(data)),
         discard: async (setCookie) => store.destroy(String(await cookie.parse(setCookie))),
         claim: (digest, ttl) => store.claimMigration(digest, ttl),
+        onOutcome: (outcome) => {
+          metrics().sessionMigrations.inc({ outcome });
+          if (outcome === "moved") metrics().sessionsCreated.inc({ via: "migration" });
+        },
       });
     return { cookie, storage, store, migration: migration || undefined };
   });
@@ -159,7 +165,12 @@ export async function getSession(request: Request): Promise<AppSession> {
   }
   if (typeof session.id === "string" && Object.keys(session.data).length > 0) return session;
   // No session here: a session of the cookie design, moved into Redis, comes back on the same URL with its new cookie.
-  const moved = await sessions().migration?.migrate(request);
+  const moved = await sessions()
+    .migration?.migrate(request)
+    .catch((error: unknown) => {
+      if (error instanceof RedisUnavailableError) metrics().sessionMigrations.inc({ outcome: "unavailable" });
+      throw error;
+    });
   if (moved) throw moved;
   return createSession<SessionData>();
 }
@@ -241,6 +252,16 @@ export const refreshLock = {
 /** Moves every record of the layout before the hot/cold split (scripts/migrate-sessions.ts). */
 export function moveLegacySessions(onProgress?: (moved: number) => void): Promise<number> {
   return serverStore().moveAllLegacy(onProgress);
+}
+
+/**
+ * Takes the sessions that ended inside Redis out of their indexes, counting
+ * each once (SESSION_SWEEP_INTERVAL; one instance at a time). Undefined when
+ * another instance is sweeping, or in the cookie design.
+ */
+export function sweepExpiredSessions(): Promise<{ idle: number; absolute: number } | undefined> {
+  const store = sessions().store;
+  return store ? store.sweep(getEnv().sessionSweepInterval * 900) : Promise.resolve(undefined);
 }
 
 /** Short-lived cookie holding the `state` of an RP-initiated logout until the provider sends the browser back. */
