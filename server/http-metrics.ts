@@ -3,8 +3,8 @@
  * refusals included), labelled by the route pattern that served it rather
  * than the path a client chose, so that no client can add label values; and
  * /metrics itself: on its own port (METRICS_PORT) and/or on the main port to
- * a bearer token (METRICS_TOKEN); with neither, metrics are counted but not
- * served. docs/operations.md#metrics lists every metric.
+ * a bearer token (METRICS_TOKEN); with neither, requests are not timed and
+ * nothing is served. docs/operations.md#metrics lists every metric.
  */
 import { timingSafeEqual, createHash } from "node:crypto";
 import http from "node:http";

@@ -55,13 +55,11 @@ async function main() {
   // Which proxies' X-Forwarded-For/-Proto to believe (TRUST_PROXY; none by default): req.ip and req.protocol.
   app.set("trust proxy", env.trustProxy);
   // First, so that every response (static files and refusals included) has its request id, log line,
-  // duration metric and security headers; then no body is read past MAX_BODY_BYTES, whatever the route.
+  // duration metric (when metrics are served) and security headers; then no body is read past
+  // MAX_BODY_BYTES, whatever the route.
   let patterns: readonly string[] = [];
-  app.use(
-    requestLogging(),
-    measureRequests(() => patterns),
-    securityHeaders(env),
-  );
+  app.use(requestLogging(), securityHeaders(env));
+  if (env.metrics.port !== undefined || env.metrics.token !== undefined) app.use(measureRequests(() => patterns));
   if (env.metrics.token) app.use(metricsBehindToken(env.metrics.token));
   app.use(limitRequestBodies(env.maxBodyBytes));
   const server = http.createServer(app);

@@ -120,9 +120,10 @@ export function measureCommands(client: RedisClient): void {
   };
 }
 
-export function createRedisClient(env: Pick<Env, "redisUrl" | "redisTopology">): RedisClient {
+/** The app's client; its commands are timed when metrics are served (METRICS_PORT, METRICS_TOKEN). */
+export function createRedisClient(env: Pick<Env, "redisUrl" | "redisTopology" | "metrics">): RedisClient {
   const client = connectRedis(env);
-  measureCommands(client);
+  if (env.metrics.port !== undefined || env.metrics.token !== undefined) measureCommands(client);
   let down = false;
   client.on("error", (error: Error) => {
     if (down) return; // one line per outage, not one per reconnect attempt
