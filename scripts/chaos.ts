@@ -406,8 +406,11 @@ try {
     figure("load.journey_max_s", percentile(journeys, 100) / 1000, "s", "one user's whole journey, slowest");
 
     const kinds = await keysByKind(redis);
-    // Back-channel logout remembers each logout token's jti (with a TTL) so it cannot be replayed: kept on purpose.
-    const leftovers = [...kinds].filter(([kind]) => kind !== "jti").flatMap(([, keys]) => keys);
+    // Kept on purpose, and expiring: each back-channel logout token's jti (against replay), the rate limits'
+    // counters (one per limit and address, for a window), the session sweep's cursor and lock.
+    const leftovers = [...kinds]
+      .filter(([kind]) => !["jti", "rate", "sweep"].includes(kind))
+      .flatMap(([, keys]) => keys.filter((key) => key !== "rro:lock:sweep"));
     for (const key of leftovers.slice(0, 20)) log(`  leftover key: ${key}`);
     if (leftovers.length) {
       // A record holding only sign-in flows is the pre-sign-in session of a sign-in that never came back (it expires in 10 minutes).

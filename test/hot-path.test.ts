@@ -12,7 +12,8 @@ import { startStack, type Stack } from "./support/stack.ts";
 
 let stack: Stack;
 beforeAll(async () => {
-  stack = await startStack();
+  // No background sweep (SESSION_SWEEP_INTERVAL): the counts below are of the requests alone.
+  stack = await startStack({ appEnv: { SESSION_SWEEP_INTERVAL: "0" } });
 });
 afterAll(async () => {
   await stack?.stop();
@@ -71,7 +72,8 @@ it("a change to the session is what writes: the sign-in's exact commands", async
   const loginForm = await startSignIn(browser, stack.app.url);
   await stack.redis.client.config("RESETSTAT");
   await submitLogin(browser, loginForm, "alice", "alice-password");
-  // Callback: GETEX + EXPIRE (the flow's session); one DEL of its records (it has no index entries);
+  // Callback: the callback rate limit (one EVALSHA of rate-limiter-flexible's script: SET NX, INCRBY,
+  // PTTL of its counter); GETEX + EXPIRE (the flow's session); one DEL of its records (it has no index entries);
   // one MULTI per index (ZADD, prune, EXPIRE), then one MULTI writing the token record and the hot
   // record (SET NX each). Then /account: GETEX + EXPIRE, and GET of the tokens and STRLEN of both
   // records, which that page shows.
@@ -83,8 +85,11 @@ it("a change to the session is what writes: the sign-in's exact commands", async
     exec: 3,
     zadd: 2,
     zremrangebyscore: 2,
-    set: 2,
+    set: 3,
     get: 1,
     strlen: 2,
+    evalsha: 1,
+    incrby: 1,
+    pttl: 1,
   });
 });

@@ -212,6 +212,25 @@ describe("sessions that end inside Redis", () => {
     expect(reported).toHaveLength(2);
   });
 
+  it("sweeps in bounded steps that go on where the last one stopped, across instances, until every ended session is reported once", async () => {
+    const pipeline = client.pipeline();
+    for (let i = 0; i < 20_000; i++) pipeline.set(`t:filler:${i}`, "x", "EX", 600);
+    await pipeline.exec();
+    const ids = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => storeReporting().create(signedIn(`user-${i}`), { token: "T" }, 600)),
+    );
+    await client.del(...ids.flatMap((id) => [`t:sess:{${id}}`, `t:tok:{${id}}`]));
+    const found: number[] = [];
+    for (let step = 0; step < 100 && found.reduce((a, b) => a + b, 0) < 40; step++) {
+      await client.del("t:lock:sweep");
+      const swept = await storeReporting().sweep(60_000, 2_000); // a new instance each time
+      found.push(swept!.idle);
+    }
+    expect(found.reduce((a, b) => a + b, 0)).toBe(40);
+    expect(found.length, `steps: ${found.join(",")}`).toBeGreaterThan(2); // no single step saw the whole keyspace
+    expect(reported.reduce((sum, [, n]) => sum + n, 0)).toBe(40);
+  });
+
   it("reports an ended session once, whichever finds it first: listing, a new sign-in's index add, or a sweep", async () => {
     const reporting = storeReporting();
     const gone = await reporting.create(signedIn("erin"), { token: "G" }, 600);

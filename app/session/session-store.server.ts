@@ -13,6 +13,7 @@
  * | `<prefix>sess:<id>`            | a record of the layout before the split (read, then moved) | as it was written |
  * | `<prefix>migrated:<sha256>`    | a cookie-design session already moved here (SESSION_MIGRATION) | until that cookie would have expired |
  * | `<prefix>lock:sweep`           | the instance sweeping the indexes now              | the sweep interval |
+ * | `<prefix>sweep:cursor`         | where the sweep goes on, per primary (JSON)        | a day |
  *
  * - ids are 128 random bits, base64url (22 characters); anything else is never sent to Redis;
  * - `{<id>}` is a hash tag: a session's keys live in one Redis Cluster slot,
@@ -393,34 +394,45 @@ export class RedisSessionStore<Hot extends Indexed, Cold> {
   }
 
   /**
-   * Finds the signed-in sessions that ended inside Redis since the last sweep
-   * and takes them out of their user's index, reporting each once
-   * (`onExpired`): an entry whose records are gone ended by its idle timeout
-   * (or its absolute lifetime, when that has passed too); one past its
-   * absolute lifetime whose records are still there (a read slides the idle
-   * timeout past it) has them deleted now. SCAN over the user indexes (every
-   * primary of a Cluster), one instance at a time (a lock held for
-   * `lockMs`); returns undefined when another instance holds it.
+   * Finds signed-in sessions that ended inside Redis and takes them out of
+   * their user's index, reporting each once (`onExpired`): an entry whose
+   * records are gone ended by its idle timeout (or its absolute lifetime, when
+   * that has passed too); one past its absolute lifetime whose records are
+   * still there (a read slides the idle timeout past it) has them deleted now.
+   *
+   * Bounded work per call: SCAN over the user indexes (every primary of a
+   * Cluster) goes on from where the last call stopped (the cursor is kept in
+   * Redis, so instances share one pass) and stops once it has examined
+   * `budget` keys; a full pass takes (keys in Redis / budget) calls. One
+   * instance at a time: a lock held for `lockMs`; undefined when another
+   * instance holds it.
    */
-  async sweep(lockMs: number): Promise<{ idle: number; absolute: number } | undefined> {
-    const lock = `${this.options.prefix}lock:sweep`;
-    const taken = await this.redis((r) => r.set(lock, "1", "PX", Math.max(1, lockMs), "NX"));
+  async sweep(lockMs: number, budget = 10_000): Promise<{ idle: number; absolute: number } | undefined> {
+    const { prefix } = this.options;
+    const taken = await this.redis((r) => r.set(`${prefix}lock:sweep`, "1", "PX", Math.max(1, lockMs), "NX"));
     if (!taken) return undefined;
     const counts = { idle: 0, absolute: 0 };
+    const cursorKey = `${prefix}sweep:cursor`;
     await this.redis(async (r) => {
       const nodes = "nodes" in r ? r.nodes("master") : [r];
+      const cursors = parse<Record<string, string>>(await r.get(cursorKey)) ?? {};
       for (const node of nodes) {
-        let cursor = "0";
+        const name = `${node.options.host}:${node.options.port}`;
+        let cursor = cursors[name] ?? "0";
+        let examined = 0;
         do {
-          const [next, keys] = await node.scan(cursor, "MATCH", `${this.options.prefix}sub:*`, "COUNT", 500);
+          const [next, keys] = await node.scan(cursor, "MATCH", `${prefix}sub:*`, "COUNT", 1_000);
           cursor = next;
+          examined += 1_000;
           for (const key of keys) {
             const swept = await this.sweepIndex(r, key);
             counts.idle += swept.idle;
             counts.absolute += swept.absolute;
           }
-        } while (cursor !== "0");
+        } while (cursor !== "0" && examined < budget / nodes.length);
+        cursors[name] = cursor;
       }
+      await r.set(cursorKey, JSON.stringify(cursors), "EX", 86_400);
     });
     this.expired("idle", counts.idle);
     this.expired("absolute", counts.absolute);

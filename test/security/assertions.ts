@@ -35,10 +35,22 @@ async function scan(redis: Redis, pattern: string): Promise<string[]> {
   return keys.sort();
 }
 
-/** What Redis holds now (SCAN, never KEYS), and where the app's output stands. */
+/**
+ * What Redis holds now (SCAN, never KEYS), and where the app's output stands.
+ * Rate-limit counters are left out: counting a hostile request is what they
+ * are for. They are bounded instead: one per limit and address, each living
+ * one window at most.
+ */
 export async function snapshot(target: Target): Promise<Snapshot> {
   const redis = target.redis.client;
-  const keys = await scan(redis, "rro:*");
+  const all = await scan(redis, "rro:*");
+  const counters = all.filter((k) => k.startsWith("rro:rate:"));
+  expect(counters.length, `rate-limit counters: ${counters.join(", ")}`).toBeLessThanOrEqual(4);
+  for (const key of counters) {
+    const ttl = await redis.pttl(key);
+    expect(ttl > 0 && ttl <= 600_000, `${key} lives one window at most (${ttl} ms left)`).toBe(true);
+  }
+  const keys = all.filter((k) => !counters.includes(k));
   // Session records: the hot ones and the token records (bytes: compared as base64).
   const sessionKeys = keys.filter((k) => /^rro:(sess|tok):/.test(k));
   const values = sessionKeys.length > 0 ? (await redis.mgetBuffer(sessionKeys)).map((v) => v?.toString("base64")) : [];
