@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # npm run setup: installs what remix-redis-oidc needs on a fresh Debian/Ubuntu
-# machine with Node 20+, then the npm packages, then a .env with a generated
-# SESSION_SECRET. Safe to run again: it only installs what is missing.
+# machine with Node 24 (or 20.19+), then the npm packages, then a .env with a
+# generated SESSION_SECRET. Safe to run again: it only installs what is missing.
 #   - redis-server (Debian package): the local Redis for `npm run dev` and the tests
 #   - chromium (Debian package): the browser tests
 #   - nginx (Debian package): the proxy tests and `npm run compare` (started on loopback with a generated config)
@@ -18,6 +18,12 @@ node_minor=$(node -p 'process.versions.node.split(".")[1]' 2>/dev/null || echo 0
 if [ "$node_major" -lt 20 ] || { [ "$node_major" -eq 20 ] && [ "$node_minor" -lt 19 ]; }; then
   say "Node.js 20.19 or newer is required (found: $(node --version 2>/dev/null || echo none))."
   exit 1
+fi
+# Supported, as package.json's engines says and .ci/run tests: Node 24, and 20 from 20.19.
+if [ "$node_major" -eq 20 ]; then
+  say "note: Node.js 20 reached its end of life in April 2026; Node.js 24 is supported: prefer it."
+elif [ "$node_major" -ne 24 ]; then
+  say "note: Node.js $(node --version) is not tested here (CI tests 24 and 20.19+); it may work."
 fi
 
 have_chromium() {

@@ -58,10 +58,23 @@ describe("README", () => {
     expect(Buffer.byteLength(read("README.md"))).toBeLessThanOrEqual(10_000);
   });
 
-  it("its test line is the one CI runs", () => {
+  it("its test line is the one command CI runs, on every Node it runs on", () => {
     const line = /^Tests: `([^`]+)`/m.exec(read("README.md"))?.[1];
     expect(line).toBe("npm run setup && npm run validate");
-    expect(read(".ci/run")).toContain(`bash -c '${line}'`);
+    const ci = read(".ci/run");
+    // One bash -c in a function, and that function is what each Node's run calls.
+    expect([...ci.matchAll(/bash -c '([^']*)'/g)].map((m) => m[1])).toEqual([line]);
+    expect(ci).toMatch(/^run_test_line\(\) \{\n(?:.*\n)*?\s+bash -c '/m);
+    expect(ci.match(/^\s*run_test_line "/gm)).toHaveLength(2);
+  });
+
+  it("names the Node versions package.json's engines claims, the machine's 20 and the LTS CI installs", () => {
+    const lts = /^lts=(\d+)$/m.exec(read(".ci/run"))?.[1];
+    expect(lts).toBe("24");
+    expect(read(".ci/run")).toContain('"node@${lts}"');
+    const { engines } = JSON.parse(read("package.json")) as { engines: { node: string } };
+    expect(engines.node).toBe(`^20.19 || ^${lts}`);
+    expect(read("README.md")).toMatch(new RegExp(`^On Debian/Ubuntu with Node\\.js ${lts} \\(or 20\\.19\\+`, "m"));
   });
 });
 
