@@ -17,6 +17,7 @@ import { closeRedis } from "../app/platform/redis.server.ts";
 import { closeHttpServer } from "./close-http-server.ts";
 import { startDevServices } from "./dev-services.ts";
 import { refuseCrossSiteWrites } from "./refuse-cross-site-writes.ts";
+import { refuseMalformedRequests } from "./refuse-malformed-requests.ts";
 import { logUnhandledErrors, requestLogging } from "./request-logging.ts";
 import { checkDependencies, loadConfiguration, log, probeProvider, reportStartupFailure } from "./startup.ts";
 
@@ -52,6 +53,8 @@ async function main() {
   app.set("trust proxy", env.trustProxy);
   // First, so that every response (static files and refusals included) has its request id and log line.
   app.use(requestLogging());
+  // Then odd methods and unparsable hosts or targets: a 405 or 400, not a 500 from deep inside (refuse-malformed-requests.ts).
+  app.use(refuseMalformedRequests());
   const server = http.createServer(app);
   const build = await remixBuild(env, app, server);
   app.use(refuseCrossSiteWrites(env.appUrl.origin));
