@@ -18,6 +18,7 @@ import { closeHttpServer } from "./close-http-server.ts";
 import { startDevServices } from "./dev-services.ts";
 import { measureRequests, metricsBehindToken, routePatterns, startMetricsServer } from "./http-metrics.ts";
 import { refuseCrossSiteWrites } from "./refuse-cross-site-writes.ts";
+import { refuseMalformedRequests } from "./refuse-malformed-requests.ts";
 import { remixHandler } from "./remix-handler.ts";
 import { logUnhandledErrors, requestLogging } from "./request-logging.ts";
 import { securityHeaders } from "./security-headers.ts";
@@ -55,11 +56,13 @@ async function main() {
   // Which proxies' X-Forwarded-For/-Proto to believe (TRUST_PROXY; none by default): req.ip and req.protocol.
   app.set("trust proxy", env.trustProxy);
   // First, so that every response (static files and refusals included) has its request id, log line,
-  // duration metric (when metrics are served) and security headers; then no body is read past
+  // duration metric (when metrics are served) and security headers; then odd methods and unparsable
+  // hosts or targets get a 405 or 400, not a 500 from deep inside; then no body is read past
   // MAX_BODY_BYTES, whatever the route.
   let patterns: readonly string[] = [];
   app.use(requestLogging(), securityHeaders(env));
   if (env.metrics.port !== undefined || env.metrics.token !== undefined) app.use(measureRequests(() => patterns));
+  app.use(refuseMalformedRequests());
   if (env.metrics.token) app.use(metricsBehindToken(env.metrics.token));
   app.use(limitRequestBodies(env.maxBodyBytes));
   const server = http.createServer(app);

@@ -12,7 +12,7 @@
  * logs while handling it carries the same `reqId`.
  */
 import { randomUUID } from "node:crypto";
-import type { IncomingMessage, ServerResponse } from "node:http";
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from "node:http";
 import type { ErrorRequestHandler, RequestHandler } from "express";
 import { pinoHttp } from "pino-http";
 import { logger, serializeRequest, withRequestId } from "../app/platform/logger.server.ts";
@@ -57,13 +57,46 @@ export function requestLogging(): RequestHandler[] {
 }
 
 /**
+ * The 4xx an error passed to Express carries (`status` or `statusCode`, as
+ * Express's own errors and http-errors set them: a path whose
+ * percent-encoding is broken is a URIError with status 400), if any.
+ */
+function clientErrorStatus(error: unknown): number | undefined {
+  if (typeof error !== "object" || error === null) return undefined;
+  const { status, statusCode } = error as { status?: unknown; statusCode?: unknown };
+  const value = typeof status === "number" ? status : statusCode;
+  return typeof value === "number" && value >= 400 && value < 500 ? value : undefined;
+}
+
+/**
  * Last resort for an error that escaped Remix (which logs its own through
- * handleError): logged with its stack, answered with a plain 500 that says
- * nothing about it. Replaces Express's default handler, which prints the
- * stack to stderr outside the JSON log.
+ * handleError). One that says the request was at fault (a 4xx status, as
+ * Express's errors carry) is answered with that status and a plain message,
+ * and logged as info with its code, without a stack: the sender chose it.
+ * Anything else is logged with its stack and answered with a plain 500 that
+ * says nothing about it. Replaces Express's default handler, which prints
+ * the stack to stderr outside the JSON log.
  */
 export function logUnhandledErrors(): ErrorRequestHandler {
   return (error, _req, res, _next) => {
+    const status = clientErrorStatus(error);
+    if (status !== undefined) {
+      // raw-body and http-errors name the kind in `type` ("entity.too.large"…).
+      const type = (error as { type?: unknown }).type;
+      const code =
+        error instanceof URIError
+          ? "malformed_path"
+          : typeof type === "string"
+            ? type.replace(/\W/g, "_")
+            : "bad_request";
+      const reason = error instanceof Error ? error.message.slice(0, 200) : String(error);
+      logger.info({ code, status }, `[server] refused (${code}): ${reason}`);
+      if (res.headersSent) return void res.destroy();
+      const message =
+        code === "malformed_path" ? "The request's path is not valid percent-encoding." : STATUS_CODES[status];
+      res.status(status).set("Cache-Control", "no-store").type("text/plain").send(message);
+      return;
+    }
     logger.error({ err: error }, "[server] unhandled error");
     if (res.headersSent) return void res.destroy();
     res.status(500).type("text/plain").send("Internal Server Error");

@@ -17,7 +17,9 @@ let second: App;
 const SIGN_IN_LIMIT = 5;
 
 beforeAll(async () => {
-  stack = await startStack({ appEnv: { RATE_LIMIT_SIGN_IN: String(SIGN_IN_LIMIT), TRUST_PROXY: "loopback" } });
+  stack = await startStack({
+    appEnv: { RATE_LIMIT_SIGN_IN: String(SIGN_IN_LIMIT), RATE_LIMIT_BACKCHANNEL: "3", TRUST_PROXY: "loopback" },
+  });
   second = await startApp({
     REDIS_URL: stack.redis.url,
     OIDC_ISSUER: stack.provider.issuer,
@@ -151,6 +153,23 @@ describe("rate limits", () => {
     const page = await postLogin(stack.app.url, client);
     expect(await page.text()).toMatch(/Too many sign-in attempts from your network address/);
     expect(stack.app.stdout()).toMatch(/"code":"rate_limited","limit":"sign_in"/);
+  });
+
+  it("limits back-channel requests per minute, answering the provider in OAuth's JSON", async () => {
+    const post = () =>
+      fetch(`${stack.app.url}/auth/backchannel-logout`, {
+        method: "POST",
+        headers: { "Content-Type": "application/x-www-form-urlencoded", "X-Forwarded-For": "198.51.100.77" },
+        body: "logout_token=not-a-token",
+      });
+    for (let i = 0; i < 3; i++) expect((await post()).status).toBe(400);
+    const refused = await post();
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get("retry-after"))).toBeLessThanOrEqual(60);
+    expect(await refused.json()).toMatchObject({
+      error: "invalid_request",
+      error_description: /Too many logout notifications/,
+    });
   });
 
   it("caps the pre-sign-in state one address can leave in Redis", async () => {

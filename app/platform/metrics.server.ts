@@ -64,7 +64,7 @@ function createMetrics() {
     }),
     backchannelLogouts: new Counter({
       name: "rro_backchannel_logouts_total",
-      help: "Back-channel logout requests by outcome: ended (sessions found and ended), no_session, refused (a 4xx), unavailable (a 503).",
+      help: "Back-channel logout requests by outcome: ended (sessions found and ended), no_session, refused (a 4xx), rate_limited (a 429), unavailable (a 503).",
       labelNames: ["outcome"] as const,
       registers,
     }),

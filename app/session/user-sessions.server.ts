@@ -25,6 +25,9 @@ export interface SessionSummary {
 
 const handleFor = (id: string) => createHash("sha256").update(id).digest("base64url").slice(0, 16);
 
+/** Whether a value is shaped like a handle this page gives out (16 base64url characters). */
+export const isSessionHandle = (value: string) => /^[A-Za-z0-9_-]{16}$/.test(value);
+
 async function live(session: AppSession) {
   const sub = session.get("user")?.sub;
   return sub ? sessionsOf({ sub }) : [];

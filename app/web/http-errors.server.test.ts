@@ -1,9 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { LogoutTokenError } from "../oidc/backchannel-logout.server.ts";
+import { JwksUnavailableError } from "../oidc/provider-keys.server.ts";
 import { SignInError } from "../oidc/sign-in-errors.server.ts";
 import { RedisCommandError, RedisUnavailableError } from "../platform/redis.server.ts";
 import { SessionTooLargeError } from "../session/cookie-session-storage.server.ts";
-import { answerErrors } from "./http-errors.server.ts";
+import { answerErrors, RequestRefusal } from "./http-errors.server.ts";
 
 /** What a wrapped loader that throws `error` ends with: a Response it throws, or the error itself. */
 async function outcome(error: unknown, format?: "page" | "oauth") {
@@ -59,12 +60,25 @@ describe("answerErrors", () => {
   });
 
   it("answers the back-channel endpoint in OAuth's error format", async () => {
-    const refused = (await outcome(new LogoutTokenError("unexpected typ"), "oauth")) as Response;
+    const refused = (await outcome(new LogoutTokenError("unexpected_typ", "unexpected typ"), "oauth")) as Response;
     expect(refused.status).toBe(400);
     expect(await refused.json()).toEqual({ error: "invalid_request", error_description: "unexpected typ" });
     const unavailable = (await outcome(new RedisUnavailableError(new Error("down")), "oauth")) as Response;
     expect(unavailable.status).toBe(503);
     expect(await unavailable.json()).toEqual({ error: "temporarily_unavailable" });
+  });
+
+  it("answers the provider's keys out of reach with a retryable 503, and a refused request with its own status and code", async () => {
+    const keys = (await outcome(
+      new JwksUnavailableError("the provider's keys could not be fetched"),
+      "oauth",
+    )) as Response;
+    expect(keys.status).toBe(503);
+    expect(keys.headers.get("Retry-After")).toBe("5");
+    expect(await keys.json()).toEqual({ error: "temporarily_unavailable" });
+    const refused = (await outcome(new RequestRefusal(404, "unknown_session", "Not one of yours."))) as Response;
+    expect(refused.status).toBe(404);
+    expect(await refused.json()).toEqual({ code: "unknown_session", message: "Not one of yours." });
   });
 
   it("rethrows what it does not know (a Redis reply that is a bug, any other error) for Remix to log as a 500", async () => {

@@ -9,8 +9,15 @@
  * Pages get `{ code, message }` (rendered by the route's or the root's
  * ErrorBoundary); the back-channel endpoint, whose caller is the provider,
  * gets OAuth's `{ error, error_description }`.
+ *
+ * The rule for statuses and log levels: what the request's sender chose (a
+ * forged token, a malformed form, a session that is not theirs) is a 4xx and
+ * a warning or info line with its code, never a stack; error-level lines are
+ * for faults of our own or of the services we depend on (a Redis reply that
+ * is a bug, a misconfiguration, the provider out of reach).
  */
 import { LogoutTokenError } from "../oidc/backchannel-logout.server.ts";
+import { JwksUnavailableError } from "../oidc/provider-keys.server.ts";
 import { ProviderMisconfiguredError, ProviderUnavailableError } from "../oidc/provider.server.ts";
 import { SignInError, type SignInErrorCode } from "../oidc/sign-in-errors.server.ts";
 import { RefreshUnavailableError } from "../oidc/token-refresh.server.ts";
@@ -30,6 +37,38 @@ interface Answer {
 }
 
 const RETRY_AFTER = 5;
+
+/**
+ * A request refused for what its sender put in it (a form that cannot be
+ * read, an unknown intent, a session handle that names none of theirs):
+ * thrown by a route, answered with its status and message, logged at
+ * `level` with its code and no stack.
+ */
+export class RequestRefusal extends Error {
+  constructor(
+    readonly status: 400 | 403 | 404 | 405 | 415,
+    readonly code: string,
+    message: string,
+    readonly level: "info" | "warn" = "info",
+  ) {
+    super(message);
+    this.name = "RequestRefusal";
+  }
+}
+
+/** The request's form (urlencoded or multipart), or a 400 `unreadable_form` when its body cannot be read as one. */
+export async function readForm(request: Request): Promise<FormData> {
+  try {
+    return await request.formData();
+  } catch {
+    const type = (request.headers.get("Content-Type") ?? "").split(";")[0]!.trim() || "no Content-Type";
+    throw new RequestRefusal(
+      400,
+      "unreadable_form",
+      `This request's body could not be read as a form (${type.slice(0, 60)}). Submit the form from the page again.`,
+    );
+  }
+}
 
 /** A 4xx: the callback or the response was wrong (what an attacker can choose ends here); 5xx: ours or the provider's fault. */
 const SIGN_IN_STATUS: Record<SignInErrorCode, number> = {
@@ -83,9 +122,24 @@ export function answerFor(error: unknown): Answer | undefined {
     logger.error({ code: error.code }, `[sign-in] ${error.message}`);
     return { status: 500, code: error.code, message: error.message };
   }
+  if (error instanceof RequestRefusal) {
+    logger[error.level]({ code: error.code }, `[request] refused (${error.code}): ${error.message}`);
+    return { status: error.status, code: error.code, message: error.message };
+  }
   if (error instanceof LogoutTokenError) {
-    logger.warn(`[backchannel-logout] refused: ${error.message}`); // the reason, never the token
+    // The reason and its code, never the token; a sender's mistake or a forgery, so no stack.
+    logger.warn({ code: error.code }, `[backchannel-logout] refused (${error.code}): ${error.message}`);
     return { status: 400, code: error.code, message: error.message };
+  }
+  if (error instanceof JwksUnavailableError) {
+    // Not the token's doing: the provider's keys cannot be had, and the provider should retry.
+    logger.error({ code: error.code }, `[backchannel-logout] ${error.message}`);
+    return {
+      status: 503,
+      code: error.code,
+      message: "The provider's signing keys cannot be fetched right now.",
+      retryAfter: RETRY_AFTER,
+    };
   }
   if (error instanceof ProviderMisconfiguredError) {
     logger.error({ err: error }, `[oidc] ${error.message}`);
