@@ -27,13 +27,13 @@ export default function setup() {
     const find = () => markedProcesses(listProcesses(), marker, process.pid, isVitestHelper);
     const survivors = await settle(find, 3_000);
     if (survivors.length === 0) return;
+    // Vitest only prints an error thrown by a global teardown ("error during close") and still
+    // exits 0 (4.1), and exits as it is once teardownTimeout has passed: the exit code is set first.
+    process.exitCode = 1;
     await terminate(
       survivors.map((p) => p.pid),
       { graceMs: 3_000, marker },
     );
-    // Vitest only prints an error thrown by a global teardown ("error during close") and still
-    // exits 0 (4.1): the exit code is set here, the error says why.
-    process.exitCode = 1;
     throw new Error(
       `${survivors.length} process(es) started by the tests were still running after the last test file ` +
         `(now stopped: SIGTERM, then SIGKILL after 3 s):\n${describeProcesses(survivors)}`,

@@ -111,7 +111,8 @@ export async function startApp(
   child.stderr.on("data", (text: string) => (output += text));
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   void exited.then(() => process.off("exit", onExit));
-  const deadline = Date.now() + 30_000;
+  // A hang, not a slow start: on a busy 2-core machine the development server took over 30 s.
+  const deadline = Date.now() + 90_000;
   while (!output.includes(ready)) {
     if (child.exitCode !== null || Date.now() > deadline) {
       const exitCode = child.exitCode;
