@@ -1,8 +1,15 @@
-import { defineConfig } from "vitest/config";
+import { configDefaults, defineConfig } from "vitest/config";
+
+/**
+ * The files that put the machine under load themselves (many requests at once, load generators,
+ * processes killed under traffic): they run one at a time, after the rest, so that none of them
+ * competes with another for the 2 cores. Started together (Vitest starts the slowest files first)
+ * they pushed the app's own 2 s Redis and 5 s provider timeouts into 503s.
+ */
+const LOAD = ["test/chaos.test.ts", "test/measurement-scripts.test.ts", "test/security/fuzz.test.ts"];
 
 export default defineConfig({
   test: {
-    include: ["app/**/*.test.ts", "test/**/*.test.ts"],
     // No process a test starts outlives its file (file-setup) or the run (global-setup): test/support/processes.ts.
     globalSetup: ["test/support/global-setup.ts"],
     setupFiles: ["test/support/file-setup.ts"],
@@ -13,7 +20,21 @@ export default defineConfig({
     // The global teardown may take ~15 s to list and kill processes left behind.
     teardownTimeout: 30_000,
     pool: "forks",
-    maxWorkers: 2,
     reporters: ["default"],
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: "tests",
+          include: ["app/**/*.test.ts", "server/**/*.test.ts", "test/**/*.test.ts"],
+          exclude: [...configDefaults.exclude, ...LOAD],
+          maxWorkers: 2,
+        },
+      },
+      {
+        extends: true,
+        test: { name: "load", include: LOAD, maxWorkers: 1, sequence: { groupOrder: 1 } },
+      },
+    ],
   },
 });

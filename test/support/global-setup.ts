@@ -20,10 +20,24 @@ import {
   terminate,
 } from "./processes.ts";
 
+/**
+ * Each Vitest project runs the global setup (vitest.config.ts has two): one
+ * marker for the whole run, checked once, after the last project's teardown.
+ */
+interface Run {
+  marker?: { name: string; value: string };
+  projects: number;
+}
+const shared = globalThis as { [key: symbol]: Run | undefined };
+const run = (shared[Symbol.for("rro.test-run")] ??= { projects: 0 });
+
 export default function setup() {
-  const marker = { name: RUN_MARKER, value: randomUUID() };
+  const marker = (run.marker ??= { name: RUN_MARKER, value: randomUUID() });
   process.env[RUN_MARKER] = marker.value;
+  run.projects += 1;
   return async function teardown() {
+    run.projects -= 1;
+    if (run.projects > 0) return;
     const find = () => markedProcesses(listProcesses(), marker, process.pid, isVitestHelper);
     const survivors = await settle(find, 3_000);
     if (survivors.length === 0) return;
