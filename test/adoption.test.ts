@@ -61,7 +61,7 @@ describe.each(FIXTURES)("the lifted session layer in $name", (fixture) => {
 
   beforeAll(async () => {
     const cwd = path.join(root, fixture.dir);
-    const built = spawnSync(process.execPath, fixture.build, { cwd, encoding: "utf8", timeout: 120_000 });
+    const built = spawnSync(process.execPath, fixture.build, { cwd, encoding: "utf8", timeout: 240_000 });
     if (built.status !== 0) throw new Error(`${fixture.dir} did not build:\n${built.stdout}\n${built.stderr}`);
     redis = await startTestRedis();
     const [appPort, providerPort, proxyPort] = await Promise.all([freePort(), freePort(), freePort()]);
@@ -78,7 +78,7 @@ describe.each(FIXTURES)("the lifted session layer in $name", (fixture) => {
       SESSION_SECRET,
     };
     app = await startApp(env, appPort, cwd, { script: "server.ts", ready: "fixture listening" });
-  });
+  }, 360_000); // a Vite build: over 60 s on a busy 2-core machine
   afterAll(async () => {
     await app?.stop();
     await proxy?.close();

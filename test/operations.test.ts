@@ -8,6 +8,7 @@ import { startDevProvider } from "../server/dev-oidc-provider/index.ts";
 import { freePort } from "./support/ports.ts";
 import { CLIENT_ID, CLIENT_SECRET, startApp, startStack, startTestRedis, type Stack } from "./support/stack.ts";
 import { startTamperingProxy } from "./support/tampering-proxy.ts";
+import { until } from "./support/until.ts";
 
 const cleanups: Array<() => Promise<void>> = [];
 afterAll(async () => {
@@ -68,13 +69,22 @@ it("SIGTERM lets a request in flight finish, refuses new ones, and exits 0", asy
   const app = await startApp({ REDIS_URL: redis.url, OIDC_ISSUER: proxy.url }, appPort);
   cleanups.push(app.stop);
 
-  // A slow provider makes /readyz a request that is still in flight when SIGTERM arrives.
-  proxy.delay("/.well-known/openid-configuration", 1500);
+  // A provider that answers only when told makes /readyz a request still in flight when SIGTERM arrives:
+  // it is, once its discovery request has reached the provider (not merely sent: a connection whose
+  // request the app has not read yet is idle, and closed at SIGTERM).
+  const discovery = "/.well-known/openid-configuration";
+  // (The start-up probe asks for it too: after that, the next request for it is /readyz's.)
+  expect(await until(async () => app.output().includes("answers discovery"), 10_000)).toBe(true);
+  const release = proxy.hold(discovery);
+  const asked = proxy.count(discovery);
   const inFlight = getJson(`${appUrl}/readyz`);
-  await new Promise((r) => setTimeout(r, 300));
+  inFlight.catch(() => {}); // awaited below; not an unhandled rejection if a check fails first
+  expect(await until(async () => proxy.count(discovery) > asked, 10_000)).toBe(true);
   const exited = new Promise<number | null>((resolve) => app.process.once("exit", (code) => resolve(code)));
   app.process.kill("SIGTERM");
-  await new Promise((r) => setTimeout(r, 200));
+  // The app logs this line, then closes its listening socket in the same turn of its event loop.
+  expect(await until(async () => app.output().includes("SIGTERM: finishing open requests"), 10_000)).toBe(true);
+  release(); // (the app gives the provider 2 s)
   await expect(fetch(`${appUrl}/healthz`)).rejects.toThrow(); // no new connections
   expect(await inFlight).toEqual({ status: 200, body: { status: "ready", checks: { redis: "ok", provider: "ok" } } });
   expect(await exited).toBe(0);

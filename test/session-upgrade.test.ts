@@ -16,6 +16,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { Browser } from "./support/browser.ts";
 import { confirmProviderLogout, postLogout, SESSION_COOKIE, signIn } from "./support/flows.ts";
 import { readSession, rewriteInLegacyLayout, sessionId } from "./support/redis-keys.ts";
+import { markerEnv } from "./support/processes.ts";
 import { restartApp, startStack, type Stack } from "./support/stack.ts";
 
 const KEYS = `k1:${randomBytes(32).toString("base64")}`;
@@ -85,6 +86,7 @@ it("carries sessions of the previous layout across a restart: used, migrated by 
       ENV_FILE: "",
       REDIS_URL: stack.redis.url,
       TOKEN_ENCRYPTION_KEYS: KEYS,
+      ...markerEnv(),
     },
   });
   expect(script.stdout).toContain("done: 2 session record(s) moved"); // erin's and groups-10's

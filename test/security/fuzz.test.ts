@@ -18,6 +18,8 @@ import { expectHarmless, expectNoSecret, expectNoStackTrace, secretsOf, snapshot
 const SEED = Number(process.env.FUZZ_SEED ?? 20261122);
 const COOKIES = 3000;
 const CALLBACKS = 2000;
+/** Each run is a few thousand requests: over 60 s on a busy 2-core machine. */
+const FUZZ = { timeout: 300_000 };
 
 let stack: Stack;
 let validCookie: string;
@@ -103,7 +105,7 @@ async function inBatches<T, R>(items: T[], size: number, send: (item: T) => Prom
   return results;
 }
 
-it(`${COOKIES} random session cookies never cause a 500 or a session (seed ${SEED})`, async () => {
+it(`${COOKIES} random session cookies never cause a 500 or a session (seed ${SEED})`, FUZZ, async () => {
   const { cookieValue } = generator(SEED);
   const cookies = Array.from({ length: COOKIES }, cookieValue);
   const secrets = secretsOf([validCookie]);
@@ -126,7 +128,7 @@ it(`${COOKIES} random session cookies never cause a 500 or a session (seed ${SEE
   await expectHarmless(stack, before, [], [validCookie]);
 });
 
-it(`${CALLBACKS} random callback query strings never cause a 500 or a session (seed ${SEED + 1})`, async () => {
+it(`${CALLBACKS} random callback query strings never cause a 500 or a session (seed ${SEED + 1})`, FUZZ, async () => {
   const { random, query } = generator(SEED + 1);
   const browser = new Browser();
   await startSignIn(browser, stack.app.url);

@@ -88,7 +88,12 @@ http {
   process.once("exit", onExit);
   const deadline = Date.now() + 10_000;
   while (!(await canConnect(options.port))) {
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`nginx did not start:\n${output}`);
+    if (child.exitCode !== null || Date.now() > deadline) {
+      process.off("exit", onExit);
+      child.kill("SIGKILL"); // not left running when it did not listen in time
+      await exited;
+      throw new Error(`nginx did not start:\n${output}`);
+    }
     await new Promise((r) => setTimeout(r, 50));
   }
   return {

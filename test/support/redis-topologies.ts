@@ -57,14 +57,20 @@ async function spawnRedis(args: string[], ready: RegExp, port: number): Promise<
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   const onExit = () => child.kill("SIGKILL");
   process.once("exit", onExit);
-  await until(
-    `redis-server on port ${port} (${ready})`,
-    async () => {
-      if (child.exitCode !== null) throw new Error(`redis-server exited:\n${output}`);
-      return ready.test(output);
-    },
-    10_000,
-  );
+  try {
+    await until(
+      `redis-server on port ${port} (${ready})`,
+      async () => {
+        if (child.exitCode !== null) throw new Error(`redis-server exited:\n${output}`);
+        return ready.test(output);
+      },
+      10_000,
+    );
+  } catch (error) {
+    child.kill("SIGKILL"); // not left running when it was not ready in time
+    await exited;
+    throw error;
+  }
   const end = async (signal: NodeJS.Signals) => {
     process.off("exit", onExit);
     if (child.exitCode === null && child.signalCode === null) child.kill(signal);

@@ -12,6 +12,7 @@ import { Redis } from "ioredis";
 import { startLocalRedis, type LocalRedis } from "../../redis/local-redis.ts";
 import { startDevProvider, type DevProvider } from "../../server/dev-oidc-provider/index.ts";
 import { freePort } from "./ports.ts";
+import { markerEnv, stopChild } from "./processes.ts";
 
 export const CLIENT_ID = "test-client";
 export const CLIENT_SECRET = "test-client-secret-0123456789abcdef";
@@ -61,6 +62,7 @@ export interface App {
   output(): string;
   /** What it printed on stdout only: its JSON log. */
   stdout(): string;
+  /** SIGTERM; SIGKILL (with whatever it started) if it has not exited 10 s later. Resolves once it has exited. */
   stop(): Promise<void>;
 }
 
@@ -90,10 +92,13 @@ export async function startApp(
       OIDC_CLIENT_ID: CLIENT_ID,
       OIDC_CLIENT_SECRET: CLIENT_SECRET,
       ...env,
+      ...markerEnv(), // so that test/support/file-setup.ts and global-setup.ts know it
     },
     stdio: ["ignore", "pipe", "pipe"],
-    detached: false,
   });
+  // A script that crashes (npm run chaos, compare, bench) takes its apps along.
+  const onExit = () => child.kill("SIGKILL");
+  process.once("exit", onExit);
   let output = "";
   let stdout = "";
   // Decoded as a stream, so a character split across two chunks stays whole.
@@ -104,12 +109,15 @@ export async function startApp(
     stdout += text;
   });
   child.stderr.on("data", (text: string) => (output += text));
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  const deadline = Date.now() + 30_000;
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  void exited.then(() => process.off("exit", onExit));
+  // A hang, not a slow start: on a busy 2-core machine the development server took over 30 s.
+  const deadline = Date.now() + 90_000;
   while (!output.includes(ready)) {
     if (child.exitCode !== null || Date.now() > deadline) {
-      child.kill("SIGKILL");
-      throw new Error(`the app did not start (exit ${child.exitCode}):\n${output}`);
+      const exitCode = child.exitCode;
+      await stopChild(child, 0);
+      throw new Error(`the app did not start (exit ${exitCode}):\n${output}`);
     }
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -119,10 +127,7 @@ export async function startApp(
     process: child,
     output: () => output,
     stdout: () => stdout,
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
-      await exited;
-    },
+    stop: () => stopChild(child),
   };
 }
 
@@ -172,7 +177,11 @@ export function startTestProvider(appUrl: string, options: TestProviderOptions =
   });
 }
 
-/** The stack's app again on the same port (the provider's registration still fits), with other settings. */
+/**
+ * The stack's app again on the same port (the provider's registration still
+ * fits), with other settings. `stack.app` is the new one, and `stack.stop()`
+ * stops it.
+ */
 export async function restartApp(stack: Stack, env: Record<string, string>) {
   await stack.app.stop();
   stack.app = await startApp(
@@ -191,22 +200,34 @@ export async function startStack(
   } = {},
 ): Promise<Stack> {
   const redis = await startTestRedis();
-  const appPort = await freePort();
-  const appUrl = `http://localhost:${options.publicPort ?? appPort}`;
-  const provider = await startTestProvider(appUrl, options.providerOptions);
-  const appEnv = typeof options.appEnv === "function" ? options.appEnv(provider) : options.appEnv;
-  const app = await startApp(
-    { REDIS_URL: redis.url, OIDC_ISSUER: provider.issuer, APP_URL: appUrl, ...appEnv },
-    appPort,
-  );
-  return {
-    app,
-    redis,
-    provider,
-    async stop() {
-      await app.stop();
-      await provider.close();
-      await redis.stop();
-    },
-  };
+  let provider: DevProvider | undefined;
+  try {
+    const appPort = await freePort();
+    const appUrl = `http://localhost:${options.publicPort ?? appPort}`;
+    provider = await startTestProvider(appUrl, options.providerOptions);
+    const appEnv = typeof options.appEnv === "function" ? options.appEnv(provider) : options.appEnv;
+    const app = await startApp(
+      { REDIS_URL: redis.url, OIDC_ISSUER: provider.issuer, APP_URL: appUrl, ...appEnv },
+      appPort,
+    );
+    const stack: Stack = {
+      app,
+      redis,
+      provider,
+      // Whichever app is the stack's now: restartApp replaces it.
+      stop: () => stopAll([() => stack.app.stop(), () => stack.provider.close(), () => stack.redis.stop()]),
+    };
+    return stack;
+  } catch (error) {
+    // Nothing half-started is left behind when a part fails to start.
+    await stopAll([() => provider?.close() ?? Promise.resolve(), () => redis.stop()]).catch(() => {});
+    throw error;
+  }
+}
+
+/** Runs every stop, in order, even after one has failed; then throws the first failure. */
+async function stopAll(stops: Array<() => Promise<void>>) {
+  const failures: unknown[] = [];
+  for (const stop of stops) await stop().catch((error: unknown) => failures.push(error));
+  if (failures.length > 0) throw failures[0];
 }

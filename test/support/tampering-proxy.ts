@@ -2,7 +2,8 @@
  * A hostile man-in-the-middle for tests: forwards every request to the
  * development provider unchanged (Host header included, so the provider
  * builds its URLs with the proxy's address), counts requests by path, and
- * lets a test rewrite the JSON response of an endpoint or make it fail.
+ * lets a test rewrite the JSON response of an endpoint, delay or hold it, or
+ * make it fail.
  */
 import http from "node:http";
 import { freePort } from "./ports.ts";
@@ -15,6 +16,7 @@ export async function startTamperingProxy(upstreamPort: number, port?: number) {
     tampers: new Map<string, TokenResponseTamper>(),
     failures: new Map<string, number>(),
     delays: new Map<string, number>(),
+    holds: new Map<string, Promise<void>>(),
   };
   const counts = new Map<string, number>();
   const lastUrls = new Map<string, string>();
@@ -31,6 +33,12 @@ export async function startTamperingProxy(upstreamPort: number, port?: number) {
     if (delay) {
       req.pause();
       setTimeout(() => forward(req, res), delay);
+      return;
+    }
+    const held = state.holds.get(path);
+    if (held) {
+      req.pause();
+      void held.then(() => forward(req, res));
       return;
     }
     forward(req, res);
@@ -74,6 +82,18 @@ export async function startTamperingProxy(upstreamPort: number, port?: number) {
     delay(path: string, ms: number) {
       if (ms) state.delays.set(path, ms);
       else state.delays.delete(path);
+    },
+    /**
+     * Hold requests for this path, counted but not answered, until `release()`
+     * (a provider that is slow exactly as long as the test needs).
+     */
+    hold(path: string): () => void {
+      let release = () => {};
+      state.holds.set(path, new Promise<void>((resolve) => (release = resolve)));
+      return () => {
+        state.holds.delete(path);
+        release();
+      };
     },
     /** Answer 503 at the token endpoint (a provider outage). */
     set failToken(fail: boolean) {
