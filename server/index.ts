@@ -16,12 +16,20 @@ import { closeRedis } from "../app/platform/redis.server.ts";
 import { limitRequestBodies } from "./body-limit.ts";
 import { closeHttpServer } from "./close-http-server.ts";
 import { startDevServices } from "./dev-services.ts";
-import { measureRequests, metricsBehindToken, routePatterns, startMetricsServer } from "./http-metrics.ts";
+import { measureRequests, metricsBehindToken, routeLabel, routePatterns, startMetricsServer } from "./http-metrics.ts";
 import { refuseCrossSiteWrites } from "./refuse-cross-site-writes.ts";
 import { remixHandler } from "./remix-handler.ts";
 import { logUnhandledErrors, requestLogging } from "./request-logging.ts";
 import { securityHeaders } from "./security-headers.ts";
-import { checkDependencies, loadConfiguration, log, probeProvider, reportStartupFailure } from "./startup.ts";
+import {
+  checkDependencies,
+  loadConfiguration,
+  log,
+  probeProvider,
+  reportStartupFailure,
+  reportTracing,
+} from "./startup.ts";
+import { tagRoute, tracingStatus } from "./tracing-state.ts";
 
 /** What shutdown stops after the HTTP server and Redis, last started first. */
 const stops: Array<() => Promise<void>> = [];
@@ -46,6 +54,7 @@ async function remixBuild(env: Env, app: express.Express, server: http.Server) {
 
 async function main() {
   const env = await loadConfiguration();
+  reportTracing();
   if (!env.isProduction) stops.push(await startDevServices(env));
   await checkDependencies(env);
 
@@ -56,6 +65,12 @@ async function main() {
   // First, so that every response (static files and refusals included) has its request id, log line,
   // duration metric and security headers; then no body is read past MAX_BODY_BYTES, whatever the route.
   let patterns: readonly string[] = [];
+  // Traces (server/tracing.ts): a request's span is named by the route pattern it matches, never by its path.
+  if (tracingStatus().enabled)
+    app.use((req, _res, next) => {
+      tagRoute(req, routeLabel(req.path, patterns));
+      next();
+    });
   app.use(
     requestLogging(),
     measureRequests(() => patterns),
@@ -94,13 +109,15 @@ async function main() {
     log(`metrics on port ${env.metrics.port}: /metrics`);
   }
 
-  // SIGTERM/SIGINT: finish the requests in flight (forced after 10 s), then close Redis and the development services.
+  // SIGTERM/SIGINT: finish the requests in flight (forced after 10 s), close Redis and the development services,
+  // then send the last spans (at most 3 s; nothing when tracing is off).
   closeWithGrace({ delay: 15_000, logger }, async ({ signal, err }) => {
     if (err) logger.fatal({ err }, "[server] uncaught error: shutting down");
     log(`${signal ?? "shutdown"}: finishing open requests`);
     await closeHttpServer(server, 10_000);
     await closeRedis();
     for (const stop of stops.reverse()) await stop().catch(() => {});
+    await tracingStatus().shutdown();
     log("stopped");
   });
 }
@@ -108,5 +125,6 @@ async function main() {
 main().catch(async (error: unknown) => {
   reportStartupFailure(error instanceof Error ? error.message : String(error), { err: error });
   for (const stop of stops.reverse()) await stop().catch(() => {});
+  await tracingStatus().shutdown();
   process.exit(1);
 });
