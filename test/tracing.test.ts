@@ -39,6 +39,7 @@ import {
 import { startTamperingProxy } from "./support/tampering-proxy.ts";
 
 /** Any JWT: header and payload both base64url JSON. */
+const METRICS_TOKEN = "metrics-token-0123456789abcdef0123456789";
 const JWT = /eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}/;
 /** Span kinds as OTLP numbers them (SpanKind + 1). */
 const SERVER = 2;
@@ -114,6 +115,7 @@ beforeAll(async () => {
       OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
       OTEL_BSP_SCHEDULE_DELAY: "50",
       OTEL_RESOURCE_ATTRIBUTES: "deployment.environment.name=test",
+      METRICS_TOKEN,
       LOADED_MODULES_FILE: path.join(dir, "traced-app-modules"),
     },
     appPort,
@@ -258,6 +260,19 @@ describe("which requests, under which names", () => {
     // Every client span (Redis, provider) belongs to a traced request.
     const servers = new Set(spans.filter((s) => s.kind === SERVER).map((s) => s.traceId));
     for (const span of spans) expect(servers.has(span.traceId), span.name).toBe(true);
+  });
+
+  it("the app's Redis metrics still count the traced commands (its wrapper and the instrumentation's both run); /metrics is not traced", async () => {
+    const scrape = await fetch(`${app.url}/metrics`, { headers: { Authorization: `Bearer ${METRICS_TOKEN}` } });
+    expect(scrape.status).toBe(200);
+    const counted = Number(
+      /^rro_redis_command_duration_seconds_count\{command="getex"\} (\d+)$/m.exec(await scrape.text())?.[1],
+    );
+    const traced = collector.spans().filter((s) => isRedis(s) && s.name === "getex").length;
+    expect(traced).toBeGreaterThan(0);
+    expect(counted).toBeGreaterThanOrEqual(traced);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(collector.spans().filter((s) => s.attributes["url.path"] === "/metrics")).toEqual([]);
   });
 
   it("the resource: the default service name, and OTEL_RESOURCE_ATTRIBUTES", () => {
