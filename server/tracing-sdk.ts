@@ -28,8 +28,10 @@
 import http from "node:http";
 import { register } from "node:module";
 import {
+  context,
   diag,
   DiagLogLevel,
+  ROOT_CONTEXT,
   isSpanContextValid,
   trace,
   TraceFlags,
@@ -52,12 +54,19 @@ import {
 } from "@opentelemetry/sdk-trace-node";
 import { ATTR_HTTP_ROUTE, ATTR_SERVICE_NAME } from "@opentelemetry/semantic-conventions";
 import { createAddHookMessageChannel } from "import-in-the-middle";
-import { correlateWithTraces, logger } from "../app/platform/logger.server.ts";
+import { correlateWithTraces, logger, outsideRequests } from "../app/platform/logger.server.ts";
 import { taggedRoute, type OtlpProtocol, type TracingSettings, type TracingStatus } from "./tracing-state.ts";
 
 export const DEFAULT_SERVICE_NAME = "remix-redis-oidc";
 /** The longest shutdown waits for the last spans to be sent. */
 const SHUTDOWN_FLUSH_MS = 3_000;
+
+/**
+ * Exports run in the background, in the context of whichever request's span
+ * started the batch timer: a line about them must not carry that request's
+ * `reqId`, `trace_id` and `span_id`.
+ */
+const aboutTheProcess = (write: () => void) => context.with(ROOT_CONTEXT, () => outsideRequests(write));
 
 // ---------- what is never exported ----------
 
@@ -163,9 +172,11 @@ export class RedactingExporter implements SpanExporter {
       const what = `${key} (${scope})`;
       if (this.warned.has(what)) return;
       this.warned.add(what);
-      logger.warn(
-        `[tracing] removed ${what} from a span before export: an instrumentation recorded it despite ` +
-          "its settings in server/tracing-sdk.ts; nothing secret left the process, but check those settings",
+      aboutTheProcess(() =>
+        logger.warn(
+          `[tracing] removed ${what} from a span before export: an instrumentation recorded it despite ` +
+            "its settings in server/tracing-sdk.ts; nothing secret left the process, but check those settings",
+        ),
       );
     };
     this.inner.export(
@@ -193,13 +204,16 @@ class FailureReportingExporter implements SpanExporter {
     this.inner.export(spans, (result) => {
       if (result.code !== ExportResultCode.SUCCESS && !this.failing) {
         this.failing = true;
-        logger.warn(
-          `[tracing] spans could not be sent to ${this.where} (${result.error?.message ?? "failed"}); ` +
-            "requests are not affected, spans are dropped until it answers (said once)",
+        const reason = scrubText(result.error?.message ?? "failed");
+        aboutTheProcess(() =>
+          logger.warn(
+            `[tracing] spans could not be sent to ${this.where} (${reason}); ` +
+              "requests are not affected, spans are dropped until it answers (said once)",
+          ),
         );
       } else if (result.code === ExportResultCode.SUCCESS && this.failing) {
         this.failing = false;
-        logger.info(`[tracing] ${this.where} takes spans again`);
+        aboutTheProcess(() => logger.info(`[tracing] ${this.where} takes spans again`));
       }
       done(result);
     });

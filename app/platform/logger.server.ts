@@ -159,6 +159,11 @@ export function correlateWithTraces(ids: ActiveTraceIds): void {
   shared().traceIds.current = ids;
 }
 
+/** Runs `write` as outside any request: for a line about the process that some request's work happened to set off. */
+export function outsideRequests<T>(write: () => T): T {
+  return shared().requests.exit(write);
+}
+
 /** Runs `next` (the rest of a request's handling) so that every line it logs carries `reqId`. */
 export function withRequestId<T>(reqId: string, next: () => T): T {
   return shared().requests.run({ reqId }, next);
