@@ -16,14 +16,22 @@ import { closeRedis } from "../app/platform/redis.server.ts";
 import { limitRequestBodies } from "./body-limit.ts";
 import { closeHttpServer } from "./close-http-server.ts";
 import { startDevServices } from "./dev-services.ts";
-import { measureRequests, metricsBehindToken, routePatterns, startMetricsServer } from "./http-metrics.ts";
+import { measureRequests, metricsBehindToken, routeLabel, routePatterns, startMetricsServer } from "./http-metrics.ts";
 import { refuseCrossSiteWrites } from "./refuse-cross-site-writes.ts";
 import { refuseMalformedRequests } from "./refuse-malformed-requests.ts";
 import { remixHandler } from "./remix-handler.ts";
 import { logUnhandledErrors, requestLogging } from "./request-logging.ts";
 import { securityHeaders } from "./security-headers.ts";
 import { startSessionSweeps } from "./session-sweeps.ts";
-import { checkDependencies, loadConfiguration, log, probeProvider, reportStartupFailure } from "./startup.ts";
+import {
+  checkDependencies,
+  loadConfiguration,
+  log,
+  probeProvider,
+  reportStartupFailure,
+  reportTracing,
+} from "./startup.ts";
+import { tagRoute, tracingStatus } from "./tracing-state.ts";
 
 /** What shutdown stops after the HTTP server and Redis, last started first. */
 const stops: Array<() => Promise<void>> = [];
@@ -48,6 +56,7 @@ async function remixBuild(env: Env, app: express.Express, server: http.Server) {
 
 async function main() {
   const env = await loadConfiguration();
+  reportTracing();
   if (!env.isProduction) stops.push(await startDevServices(env));
   await checkDependencies(env);
 
@@ -60,6 +69,12 @@ async function main() {
   // hosts or targets get a 405 or 400, not a 500 from deep inside; then no body is read past
   // MAX_BODY_BYTES, whatever the route.
   let patterns: readonly string[] = [];
+  // Traces (server/tracing.ts): a request's span is named by the route pattern it matches, never by its path.
+  if (tracingStatus().enabled)
+    app.use((req, _res, next) => {
+      tagRoute(req, routeLabel(req.path, patterns));
+      next();
+    });
   app.use(requestLogging(), securityHeaders(env));
   if (env.metrics.port !== undefined || env.metrics.token !== undefined) app.use(measureRequests(() => patterns));
   app.use(refuseMalformedRequests());
@@ -100,7 +115,8 @@ async function main() {
     log(`metrics on port ${env.metrics.port}: /metrics`);
   }
 
-  // SIGTERM/SIGINT: finish the requests in flight (forced after 10 s), then close Redis and the development services.
+  // SIGTERM/SIGINT: finish the requests in flight (forced after 10 s), close Redis and the development services,
+  // then send the last spans (at most 3 s; nothing when tracing is off).
   closeWithGrace({ delay: 15_000, logger }, async ({ signal, err }) => {
     if (err) logger.fatal({ err }, "[server] uncaught error: shutting down");
     log(`${signal ?? "shutdown"}: finishing open requests`);
@@ -108,6 +124,7 @@ async function main() {
     await stopSweeps();
     await closeRedis();
     for (const stop of stops.reverse()) await stop().catch(() => {});
+    await tracingStatus().shutdown();
     log("stopped");
   });
 }
@@ -115,5 +132,6 @@ async function main() {
 main().catch(async (error: unknown) => {
   reportStartupFailure(error instanceof Error ? error.message : String(error), { err: error });
   for (const stop of stops.reverse()) await stop().catch(() => {});
+  await tracingStatus().shutdown();
   process.exit(1);
 });

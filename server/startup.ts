@@ -10,6 +10,7 @@ import { EnvError, envFile, getEnv, type Env } from "../app/platform/env.server.
 import { logger, printReadableLogs } from "../app/platform/logger.server.ts";
 import { checkRedisAtStartup } from "../app/platform/redis.server.ts";
 import { fetchDiscoveryCheck } from "../app/oidc/provider.server.ts";
+import { tracingStatus } from "./tracing-state.ts";
 
 export const log = (line: string) => logger.info(`[server] ${line}`);
 
@@ -40,6 +41,13 @@ export async function loadConfiguration(): Promise<Env> {
     reportStartupFailure(error.message, { problems: error.problems });
     process.exit(1);
   }
+}
+
+/** Whether traces are made (server/tracing.ts decided before the app loaded), and where they go; a warning when asked for and not made. */
+export function reportTracing() {
+  const { summary, warn } = tracingStatus();
+  if (warn) logger.warn(`[server] ${summary}`);
+  else log(summary);
 }
 
 /** Before listening: throws when Redis is too old; otherwise says what a person should know. */

@@ -20,6 +20,11 @@
  * wait for it). Like the Redis client, the logger is a process singleton
  * (`remember`): the server entry and the Remix bundle are two module graphs,
  * and a level set by one, or a request id bound by one, must hold for the other.
+ *
+ * While tracing is on (server/tracing-sdk.ts), a line written inside a traced
+ * request also carries `trace_id` and `span_id`, so a person can go from a log
+ * line to its trace. This module never imports OpenTelemetry: the tracing SDK
+ * hands it a function that reads the active span (`correlateWithTraces`).
  */
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { IncomingMessage, ServerResponse } from "node:http";
@@ -98,7 +103,14 @@ interface Output {
   write(line: string): unknown;
 }
 
-function createLogger(requests: AsyncLocalStorage<RequestScope>, output: { current: Output }): Logger {
+/** The ids of the sampled span active where a line is written, if any. */
+export type ActiveTraceIds = () => { trace_id: string; span_id: string } | undefined;
+
+function createLogger(
+  requests: AsyncLocalStorage<RequestScope>,
+  output: { current: Output },
+  traceIds: { current?: ActiveTraceIds },
+): Logger {
   return pino(
     {
       level: "info",
@@ -109,10 +121,11 @@ function createLogger(requests: AsyncLocalStorage<RequestScope>, output: { curre
       // Lines written while a request is handled carry its id, whichever module writes them;
       // the request's own child logger (server/request-logging.ts) already has it bound.
       mixin(_merge, _level, log) {
+        const trace = traceIds.current?.();
         const reqId = requests.getStore()?.reqId;
         const bound = (log as unknown as Record<symbol, string>)[symbols.chindingsSym] ?? "";
-        if (!reqId || bound.includes('"reqId":')) return {};
-        return { reqId };
+        if (!reqId || bound.includes('"reqId":')) return trace ?? {};
+        return { reqId, ...trace };
       },
     },
     { write: (line: string) => output.current.write(line) },
@@ -124,7 +137,8 @@ const shared = () =>
     const requests = new AsyncLocalStorage<RequestScope>();
     // Synchronous: a line is on stdout before the response it describes leaves, and none is lost on a crash.
     const output = { current: pino.destination({ dest: 1, sync: true }) as Output };
-    return { logger: createLogger(requests, output), requests, output };
+    const traceIds: { current?: ActiveTraceIds } = {};
+    return { logger: createLogger(requests, output, traceIds), requests, output, traceIds };
   });
 
 /**
@@ -139,6 +153,16 @@ export async function printReadableLogs(): Promise<void> {
 
 /** The process's logger. Its `level` is LOG_LEVEL once server/startup.ts has read the configuration. */
 export const logger: Logger = shared().logger;
+
+/** Tracing is on: lines written inside a sampled span carry its `trace_id` and `span_id` (called by server/tracing-sdk.ts). */
+export function correlateWithTraces(ids: ActiveTraceIds): void {
+  shared().traceIds.current = ids;
+}
+
+/** Runs `write` as outside any request: for a line about the process that some request's work happened to set off. */
+export function outsideRequests<T>(write: () => T): T {
+  return shared().requests.exit(write);
+}
 
 /** Runs `next` (the rest of a request's handling) so that every line it logs carries `reqId`. */
 export function withRequestId<T>(reqId: string, next: () => T): T {

@@ -2,7 +2,8 @@
  * The real parts, started for one test file on free loopback ports: a
  * `redis-server` from redis/redis.conf (temp data dir), the development
  * OpenID provider, and the app as a separate production-mode process
- * (`tsx server/index.ts` on the build made by `npm test`).
+ * (`node --import tsx --import ./server/tracing.ts server/index.ts`, as
+ * `npm start` runs it, on the build made by `npm test`).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -69,17 +70,24 @@ export interface App {
 /**
  * Starts the app (production mode) and waits until it listens, or rejects with
  * its output. `cwd`: another copy of the project; `script` and `ready`: another
- * app's entry and the line it prints once listening (the fixture apps).
+ * app's entry and the line it prints once listening (the fixture apps), and
+ * `preloads` what it is started with after tsx (this app: the tracing preload,
+ * as `npm start`; a test may add its own before it).
  */
 export async function startApp(
   env: Record<string, string>,
   port?: number,
   cwd = path.resolve(import.meta.dirname, "../.."),
-  { script = "server/index.ts", ready = "app listening" } = {},
+  {
+    script = "server/index.ts",
+    ready = "app listening",
+    preloads = script === "server/index.ts" ? ["./server/tracing.ts"] : [],
+  }: { script?: string; ready?: string; preloads?: string[] } = {},
 ): Promise<App> {
   const appPort = port ?? (await freePort());
   const url = `http://localhost:${appPort}`;
-  const child = spawn(process.execPath, ["--import", "tsx", script], {
+  const args = ["--import", "tsx", ...preloads.flatMap((preload) => ["--import", preload]), script];
+  const child = spawn(process.execPath, args, {
     cwd,
     env: {
       PATH: process.env.PATH,

@@ -1,9 +1,9 @@
 /**
  * A hostile man-in-the-middle for tests: forwards every request to the
  * development provider unchanged (Host header included, so the provider
- * builds its URLs with the proxy's address), counts requests by path, and
- * lets a test rewrite the JSON response of an endpoint, delay or hold it, or
- * make it fail.
+ * builds its URLs with the proxy's address), counts requests by path, keeps
+ * the headers each arrived with, and lets a test rewrite the JSON response of
+ * an endpoint, delay or hold it, or make it fail.
  */
 import http from "node:http";
 import { freePort } from "./ports.ts";
@@ -20,10 +20,12 @@ export async function startTamperingProxy(upstreamPort: number, port?: number) {
   };
   const counts = new Map<string, number>();
   const lastUrls = new Map<string, string>();
+  const received: Array<{ method: string; path: string; headers: http.IncomingHttpHeaders }> = [];
   const server = http.createServer((req, res) => {
     const path = (req.url ?? "/").split("?")[0]!;
     counts.set(path, (counts.get(path) ?? 0) + 1);
     lastUrls.set(path, req.url ?? "/");
+    received.push({ method: req.method ?? "GET", path, headers: { ...req.headers } });
     const failure = state.failures.get(path);
     if (failure) {
       res.writeHead(failure, { "Content-Type": "text/plain" }).end("provider down");
@@ -106,6 +108,8 @@ export async function startTamperingProxy(upstreamPort: number, port?: number) {
     },
     /** The URL (path and query) of the last request for a path. */
     lastUrl: (path: string) => lastUrls.get(path),
+    /** Every request received (method, path without the query, headers), oldest first. */
+    received: () => received,
     /** Requests seen for a path since the last reset. */
     count: (path: string) => counts.get(path) ?? 0,
     resetCounts: () => counts.clear(),
