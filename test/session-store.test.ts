@@ -2,12 +2,19 @@
  * The session store against a real redis-server (as connect-redis tests
  * itself): what it writes, with which TTLs, that the hot record is read alone
  * while both records' timers slide, that a record of the earlier layout is
- * moved without losing the session, and that every way of ending a session
- * leaves no key behind.
+ * moved without losing the session, that every way of ending a session
+ * leaves no key behind, and that durable deletes (WAIT) on a server without
+ * replicas give up after their timeout and still delete.
  */
-import type { Redis } from "ioredis";
+import { Redis } from "ioredis";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { RedisSessionStore, type Indexed, type RedisRunner } from "../app/session/session-store.server.ts";
+import {
+  RedisSessionStore,
+  type DurableDeletes,
+  type Indexed,
+  type RedisRunner,
+  type WaitOutcome,
+} from "../app/session/session-store.server.ts";
 import { startTestRedis, type TestRedis } from "./support/stack.ts";
 import { until } from "./support/until.ts";
 
@@ -26,10 +33,8 @@ const run: RedisRunner = (operation) => operation(client);
 const keys = () => client.keys("t:*").then((k) => k.sort()); // a test may use KEYS; the store never does
 const kinds = async () => (await keys()).map((k) => k.replace(/:[^:]+$/, ""));
 
-beforeAll(async () => {
-  redis = await startTestRedis();
-  client = redis.client;
-  store = new RedisSessionStore<Hot, Cold>({
+const makeStore = (durableDeletes?: DurableDeletes) =>
+  new RedisSessionStore<Hot, Cold>({
     redis: run,
     prefix: "t:",
     idleTimeout: 600,
@@ -39,7 +44,13 @@ beforeAll(async () => {
       decode: (b) => ({ token: b.toString().split("|")[1]! }),
     },
     fromLegacy: ({ token, ...hot }) => ({ hot: hot as Hot, cold: typeof token === "string" ? { token } : undefined }),
+    durableDeletes,
   });
+
+beforeAll(async () => {
+  redis = await startTestRedis();
+  client = redis.client;
+  store = makeStore();
 });
 afterAll(async () => {
   await redis?.stop();
@@ -250,5 +261,86 @@ describe("sessions that end inside Redis", () => {
       ["idle", 1],
       ["absolute", 1],
     ]);
+  });
+});
+
+describe("durable deletes (WAIT) on a server without replicas", () => {
+  const TIMEOUT_MS = 150;
+  let waiting: Redis;
+  const outcomes: WaitOutcome[] = [];
+  let durable: RedisSessionStore<Hot, Cold>;
+  beforeAll(async () => {
+    waiting = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+    durable = makeStore({
+      replicas: 1,
+      timeoutMs: TIMEOUT_MS,
+      redis: (operation) => operation(waiting),
+      onWait: (outcome) => outcomes.push(outcome),
+    });
+  });
+  afterAll(() => waiting?.disconnect());
+  beforeEach(() => void outcomes.splice(0));
+
+  const timed = async <T>(work: () => Promise<T>) => {
+    const started = Date.now();
+    const value = await work();
+    return { value, ms: Date.now() - started };
+  };
+
+  it("waits for one replica, gets 0 after the timeout, says so, and the session is deleted all the same", async () => {
+    const id = await durable.create(signedIn("lena", "sid-l"), { token: "T" }, 300);
+    const { value, ms } = await timed(() => durable.destroy(id, signedIn("lena", "sid-l")));
+    expect(value).toEqual({ wanted: 1, acknowledged: 0, sessions: 1, ms: expect.any(Number) });
+    expect(ms).toBeGreaterThanOrEqual(TIMEOUT_MS - 5);
+    expect(outcomes).toEqual([value]);
+    expect(await keys()).toEqual([]);
+  });
+
+  it("sends one WAIT after all the deletes of a batch, and without the data finds the index entries by GETDEL", async () => {
+    await Promise.all(["m1", "m2", "m3"].map((sub) => durable.create(signedIn(sub), { token: "T" }, 300)));
+    const list = (await Promise.all(["m1", "m2", "m3"].map((sub) => durable.list({ sub })))).flat();
+    const { value, ms } = await timed(() => durable.destroyMany(list));
+    expect(value).toMatchObject({ wanted: 1, acknowledged: 0, sessions: 3 });
+    expect(ms).toBeLessThan(2 * TIMEOUT_MS + 100); // one WAIT, not three in a row
+    const other = await durable.create(signedIn("m4"), { token: "T" }, 300);
+    expect(await durable.destroy(other)).toMatchObject({ acknowledged: 0, sessions: 1 });
+    expect(await keys()).toEqual([]);
+  });
+
+  it("does not wait to delete a session of no one (before sign-in): bringing it back grants nothing", async () => {
+    const id = await durable.create({ expiresAt: now() + 600 }, undefined, 300);
+    const { value, ms } = await timed(() => durable.destroy(id, { expiresAt: now() + 600 }));
+    expect(value).toBeUndefined();
+    expect(outcomes).toEqual([]);
+    expect(ms).toBeLessThan(TIMEOUT_MS);
+    expect(await keys()).toEqual([]);
+  });
+
+  it("blocks only its own connection: a WAIT on a connection of its own holds up no other command", async () => {
+    const id = await durable.create(signedIn("nina"), { token: "T" }, 300);
+    const ending = durable.destroy(id, signedIn("nina"));
+    await new Promise((r) => setTimeout(r, 20)); // the WAIT is blocking now
+    const { ms: elsewhere } = await timed(() => client.get("t:anything"));
+    expect(elsewhere).toBeLessThan(50);
+    await ending;
+    // The same WAIT on the shared connection: the next command waits behind it.
+    const shared = makeStore({ replicas: 1, timeoutMs: TIMEOUT_MS });
+    const again = await shared.create(signedIn("nina"), { token: "T" }, 300);
+    const endingShared = shared.destroy(again, signedIn("nina"));
+    await new Promise((r) => setTimeout(r, 20));
+    const { ms: behind } = await timed(() => client.get("t:anything"));
+    expect(behind).toBeGreaterThanOrEqual(TIMEOUT_MS - 40);
+    expect(await endingShared).toMatchObject({ acknowledged: 0 });
+    expect(await keys()).toEqual([]);
+  });
+
+  it("does not wait when asked for 0 replicas", async () => {
+    const none = makeStore({ replicas: 0, timeoutMs: TIMEOUT_MS, onWait: (o) => outcomes.push(o) });
+    const id = await none.create(signedIn("olga"), { token: "T" }, 300);
+    const { value, ms } = await timed(() => none.destroy(id, signedIn("olga")));
+    expect(value).toBeUndefined();
+    expect(ms).toBeLessThan(TIMEOUT_MS);
+    expect(outcomes).toEqual([]);
+    expect(await keys()).toEqual([]);
   });
 });

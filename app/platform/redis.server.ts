@@ -7,6 +7,10 @@
  * no offline queue, so while Redis is down a command fails at once instead of
  * piling up; a bounded command timeout; reconnection every ≤ 500 ms, so
  * service returns by itself within a second of Redis coming back.
+ *
+ * With REDIS_WAIT_REPLICAS, a second connection carries the deletes that end
+ * sessions and the WAIT after them (docs/operations.md#durable-logouts-on-replicated-redis):
+ * WAIT blocks the connection it is sent on, and must not hold up page views.
  */
 import { remember } from "@epic-web/remember";
 import { Cluster, Redis, ReplyError, type ClusterOptions, type Command, type RedisOptions } from "ioredis";
@@ -121,36 +125,83 @@ export function measureCommands(client: RedisClient): void {
 }
 
 /** The app's client; its commands are timed when metrics are served (METRICS_PORT, METRICS_TOKEN). */
-export function createRedisClient(env: Pick<Env, "redisUrl" | "redisTopology" | "metrics">): RedisClient {
-  const client = connectRedis(env);
+export function createRedisClient(
+  env: Pick<Env, "redisUrl" | "redisTopology" | "metrics">,
+  { overrides = {}, label = "" }: { overrides?: RedisOptions; label?: string } = {},
+): RedisClient {
+  const client = connectRedis(env, overrides);
   if (env.metrics.port !== undefined || env.metrics.token !== undefined) measureCommands(client);
   let down = false;
   client.on("error", (error: Error) => {
     if (down) return; // one line per outage, not one per reconnect attempt
     down = true;
-    logger.error(`[redis] ${describeRedis(env)} unreachable: ${error.message}; retrying`);
+    logger.error(`[redis] ${describeRedis(env)} unreachable${label}: ${error.message}; retrying`);
   });
   client.on("ready", () => {
     if (down) logger.info("[redis] connection restored");
     down = false;
     everReady.add(client);
   });
+  // ioredis can stop reconnecting for good ("Connection is closed." from then on): when a Sentinel announces
+  // a failover (failoverDetector) while a reconnection is asking a Sentinel for the primary, it ends the
+  // connection instead of retrying. Unless this process is closing it, start again.
+  client.on("end", () => {
+    if (closing.has(client)) return;
+    if (!down) logger.error(`[redis] ${describeRedis(env)}${label}: the client stopped reconnecting; starting again`);
+    down = true;
+    setTimeout(() => {
+      if (!closing.has(client) && client.status === "end") client.connect().catch(() => {});
+    }, RECONNECT_AFTER_END_MS);
+  });
   return client;
 }
 
+/** Clients this process is closing: their end is not an outage. */
+const closing = new WeakSet<RedisClient>();
+const RECONNECT_AFTER_END_MS = 500;
+
 /** Created on first use; shared by the server entry and the Remix bundle (two module graphs), and kept across development reloads. */
-const connection = remember("rro:redis", () => ({ client: undefined as RedisClient | undefined }));
+const connection = remember("rro:redis", () => ({
+  client: undefined as RedisClient | undefined,
+  waiting: undefined as RedisClient | undefined,
+}));
 
 export function getRedis(): RedisClient {
-  connection.client ??= createRedisClient(getEnv());
+  if (connection.client) return connection.client;
+  connection.client = createRedisClient(getEnv());
+  // The connection for WAIT is made with it, not at the first logout: connecting to a Cluster can take
+  // seconds when a node is slow to answer CLUSTER SLOTS, and a logout should not pay for that.
+  if (getEnv().redisWait.replicas > 0) getWaitingRedis();
   return connection.client;
+}
+
+/**
+ * The connection that carries the deletes ending sessions and the `WAIT`
+ * after them (REDIS_WAIT_REPLICAS > 0); made on first use. Its own, because
+ * WAIT blocks the connection it is sent on until the replicas answer or the
+ * timeout passes: on the shared one, a lagging replica would hold up every
+ * request of the process. Its command timeout leaves room for the WAIT.
+ */
+function getWaitingRedis(): RedisClient {
+  const env = getEnv();
+  connection.waiting ??= createRedisClient(env, {
+    overrides: { commandTimeout: FAILURE_OPTIONS.commandTimeout + env.redisWait.timeoutMs },
+    label: " (connection for WAIT)",
+  });
+  return connection.waiting;
 }
 
 /** At shutdown: sends QUIT once the commands in flight are answered. Does nothing if no client was ever made. */
 export async function closeRedis(): Promise<void> {
-  const client = connection.client;
-  connection.client = undefined;
-  await client?.quit().catch(() => {});
+  const clients = [connection.client, connection.waiting];
+  connection.client = connection.waiting = undefined;
+  await Promise.all(clients.map((client) => client && closeRedisClient(client)));
+}
+
+/** Closes a client of createRedisClient for good (QUIT once the commands in flight are answered): it is not started again. */
+export async function closeRedisClient(client: RedisClient): Promise<void> {
+  closing.add(client);
+  await client.quit().catch(() => {});
 }
 
 const FIRST_CONNECT_WAIT_MS = 1_000;
@@ -175,16 +226,27 @@ export async function firstConnection(redis: RedisClient = getRedis()): Promise<
   });
 }
 
-/** Replies that mean "not now" (loading, failing over, full) rather than a bug or a misconfiguration. */
-const TRANSIENT_REPLY = /^(LOADING|BUSY|MASTERDOWN|CLUSTERDOWN|READONLY|TRYAGAIN|OOM)\b/;
+/**
+ * Replies that mean "not now" (loading, failing over, full, too few replicas
+ * for `min-replicas-to-write`) rather than a bug or a misconfiguration.
+ */
+const TRANSIENT_REPLY = /^(LOADING|BUSY|MASTERDOWN|CLUSTERDOWN|READONLY|TRYAGAIN|OOM|NOREPLICAS)\b/;
 
 /**
  * Runs a Redis operation, turning outages (no connection, timeouts, transient
  * replies) into RedisUnavailableError; other replies (NOAUTH, WRONGTYPE,
  * unknown command…) into RedisCommandError, which ends as a 500.
  */
-export async function withRedis<T>(operation: (redis: RedisClient) => Promise<T>): Promise<T> {
-  const redis = getRedis();
+export function withRedis<T>(operation: (redis: RedisClient) => Promise<T>): Promise<T> {
+  return run(getRedis(), operation);
+}
+
+/** As `withRedis`, on the connection kept for deletes followed by WAIT (see getWaitingRedis). */
+export function withWaitingRedis<T>(operation: (redis: RedisClient) => Promise<T>): Promise<T> {
+  return run(getWaitingRedis(), operation);
+}
+
+async function run<T>(redis: RedisClient, operation: (redis: RedisClient) => Promise<T>): Promise<T> {
   try {
     await firstConnection(redis);
     return await operation(redis);

@@ -45,7 +45,9 @@ export function createRedisSessionStorage<
       const { hot, cold } = parts(data);
       return store.update(id, hot, ttl(expires), cold);
     },
-    deleteData: (id) => store.destroy(id),
+    deleteData: async (id) => {
+      await store.destroy(id);
+    },
   });
   return {
     ...storage,

@@ -37,10 +37,14 @@
  *   instances find the same entry, one reports it;
  * - a record of the earlier single-record layout is read when the new one is
  *   missing, and moved to the new layout at once, under the same id: nobody
- *   is signed out by the upgrade (scripts/migrate-sessions.ts moves them all).
+ *   is signed out by the upgrade (scripts/migrate-sessions.ts moves them all);
+ * - with `durableDeletes`, ending a signed-in session is followed by `WAIT`
+ *   on the connection that carried the delete, so that the replicas have it
+ *   before the caller answers (see `DurableDeletes`).
  *
  * docs/decisions/003-redis-keys-ttls-and-failures.md, 009-backchannel-logout.md,
- * 011-redis-topologies.md, 014-hot-and-cold-session-records.md
+ * 011-redis-topologies.md, 014-hot-and-cold-session-records.md,
+ * docs/operations.md#durable-logouts-on-replicated-redis
  */
 import { createHash, randomBytes } from "node:crypto";
 import type { Cluster, Redis } from "ioredis";
@@ -92,6 +96,50 @@ export interface StoredSession<Hot> {
   legacy?: boolean;
 }
 
+/**
+ * Deletes that end signed-in sessions, made durable on replicated Redis: the
+ * `DEL`s and then `WAIT replicas timeoutMs` in one pipeline, so on the same
+ * connection (WAIT counts the replicas that have acknowledged that
+ * connection's writes). On a Cluster, ioredis sends a pipeline to the primary
+ * of its keys' slot, keyless WAIT included: a session's keys share the `{id}`
+ * slot, so each session gets its own pipeline, to its own primary. Index
+ * entries are removed afterwards without waiting: one brought back by a
+ * failover names no session and is dropped when found. A session without a
+ * `user` (before sign-in) is deleted without waiting: bringing it back grants
+ * nothing.
+ *
+ * WAIT is not strong consistency: fewer replicas than asked may acknowledge
+ * in time (the session is still deleted on the primary; the outcome says how
+ * many did), and a failover may still promote a replica that had not.
+ */
+export interface DurableDeletes {
+  /** How many replicas must acknowledge (WAIT numreplicas); 0: do not wait. */
+  replicas: number;
+  /** The longest a WAIT blocks, in milliseconds. */
+  timeoutMs: number;
+  /**
+   * The connection for these deletes and their WAIT; default the store's
+   * `redis`. WAIT blocks its connection until the replicas answer or the
+   * timeout passes, so a connection of their own keeps a lagging replica from
+   * holding up every other command.
+   */
+  redis?: RedisRunner;
+  /** Told after every wait (e.g. to log a shortfall or count it). */
+  onWait?(outcome: WaitOutcome): void;
+}
+
+/** What a durable delete got: `acknowledged < wanted` means the replicas may not all have it. */
+export interface WaitOutcome {
+  /** Replicas asked for. */
+  wanted: number;
+  /** The fewest that acknowledged, over every WAIT sent (one per Cluster primary involved). */
+  acknowledged: number;
+  /** Sessions ended. */
+  sessions: number;
+  /** Milliseconds from sending the deletes to the last WAIT's answer. */
+  ms: number;
+}
+
 export interface RedisSessionStoreOptions<Hot, Cold> {
   /** Runs a command, mapping outages to typed errors (platform/redis.server.ts). */
   redis: RedisRunner;
@@ -110,6 +158,8 @@ export interface RedisSessionStoreOptions<Hot, Cold> {
   fromLegacy?(record: Record<string, unknown>): { hot: Hot; cold: Cold | undefined };
   /** Told of signed-in sessions that ended inside Redis, once each: by their idle timeout or their absolute lifetime. */
   onExpired?(reason: "idle" | "absolute", count: number): void;
+  /** WAIT for replicas after ending a signed-in session (replicated Redis); leave it out not to wait. */
+  durableDeletes?: DurableDeletes;
 }
 
 const digest = (value: string) => createHash("sha256").update(value).digest("base64url");
@@ -135,6 +185,17 @@ export class RedisSessionStore<Hot extends Indexed, Cold> {
 
   private get redis() {
     return this.options.redis;
+  }
+
+  /** The durable-delete settings, when on. */
+  private get durable(): DurableDeletes | undefined {
+    const durable = this.options.durableDeletes;
+    return durable && durable.replicas > 0 ? durable : undefined;
+  }
+
+  /** Where deletes go: the connection their WAIT will be sent on, when durable deletes are on. */
+  private get deleting(): RedisRunner {
+    return this.durable?.redis ?? this.redis;
   }
 
   private hotKey(id: string) {
@@ -236,7 +297,10 @@ export class RedisSessionStore<Hot extends Indexed, Cold> {
    */
   async update(id: string, hot: Hot, ttl: number, cold?: Cold): Promise<void> {
     if (!SESSION_ID_PATTERN.test(id)) return;
-    if (ttl <= 0) return this.destroy(id, hot);
+    if (ttl <= 0) {
+      await this.destroy(id, hot);
+      return;
+    }
     await this.redis((r) => {
       const batch = (cold ? r.multi() : r.pipeline()).set(this.hotKey(id), JSON.stringify(hot), "EX", ttl, "XX");
       return results(
@@ -249,29 +313,78 @@ export class RedisSessionStore<Hot extends Indexed, Cold> {
 
   /**
    * Deletes the records, then the index entries. With the hot record at hand,
-   * one DEL; without it, a GETDEL says which index entries to remove.
+   * one DEL; without it, a GETDEL says which index entries to remove. With
+   * durable deletes on, returns what the WAIT got (undefined: none was sent).
    */
-  async destroy(id: string, hot?: Hot): Promise<void> {
+  async destroy(id: string, hot?: Hot): Promise<WaitOutcome | undefined> {
     if (!SESSION_ID_PATTERN.test(id)) return;
     if (hot) return this.destroyMany([{ id, data: hot }]);
-    const stored = parse<Hot>(await this.redis((r) => r.getdel(this.hotKey(id))));
+    // On the connection a WAIT would follow on: a GETDEL elsewhere would not be covered by it.
+    const stored = parse<Hot>(await this.deleting((r) => r.getdel(this.hotKey(id))));
     if (stored) return this.destroyMany([{ id, data: stored }]);
     const { fromLegacy } = this.options;
     if (!fromLegacy) return;
-    const legacy = parse<Record<string, unknown>>(await this.redis((r) => r.getdel(this.legacyKey(id))));
-    if (legacy) await this.destroyMany([{ id, data: fromLegacy(legacy).hot, legacy: true }]);
+    const legacy = parse<Record<string, unknown>>(await this.deleting((r) => r.getdel(this.legacyKey(id))));
+    if (legacy) return this.destroyMany([{ id, data: fromLegacy(legacy).hot, legacy: true }]);
   }
 
-  /** Deletes sessions (both records, and a legacy one where listed so), then their index entries. */
-  async destroyMany(sessions: ReadonlyArray<{ id: string; data: Hot; legacy?: boolean }>): Promise<void> {
+  /**
+   * Deletes sessions (both records, and a legacy one where listed so), then
+   * their index entries. With durable deletes on and a signed-in session
+   * among them, the deletes are followed by WAIT; returns what it got.
+   */
+  async destroyMany(
+    sessions: ReadonlyArray<{ id: string; data: Hot; legacy?: boolean }>,
+  ): Promise<WaitOutcome | undefined> {
     const ours = sessions.filter(({ id }) => SESSION_ID_PATTERN.test(id));
     if (ours.length === 0) return;
-    await this.redis((r) =>
-      Promise.all(
-        ours.map(({ id, legacy }) => (legacy ? r.del(this.legacyKey(id)) : r.del(this.hotKey(id), this.coldKey(id)))),
-      ),
-    );
+    const keysOf = ({ id, legacy }: { id: string; legacy?: boolean }) =>
+      legacy ? [this.legacyKey(id)] : [this.hotKey(id), this.coldKey(id)];
+    const durable = this.durable;
+    let outcome: WaitOutcome | undefined;
+    if (durable && ours.some(({ data }) => data.user)) {
+      outcome = await this.deleteAndWait(ours.map(keysOf), durable);
+      durable.onWait?.(outcome);
+    } else {
+      // Not waited for: the shared connection, never queued behind another ending's WAIT.
+      await this.redis((r) => Promise.all(ours.map((session) => r.del(...keysOf(session)))));
+    }
     await this.removeFromIndexes(ours);
+    return outcome;
+  }
+
+  /**
+   * DELs, then WAIT, in one pipeline: one connection, so the WAIT covers the
+   * DELs. On one server or Sentinel, one pipeline for all; on a Cluster, one
+   * per session, which ioredis sends to the primary of the session's slot.
+   */
+  private async deleteAndWait(keysPerSession: string[][], durable: DurableDeletes): Promise<WaitOutcome> {
+    const { replicas, timeoutMs } = durable;
+    const started = Date.now();
+    const counts = await (durable.redis ?? this.redis)((r) => {
+      const batches = "nodes" in r ? keysPerSession.map((keys) => [keys]) : [keysPerSession];
+      return Promise.all(
+        batches.map(async (batch) => {
+          const pipeline = r.pipeline();
+          for (const keys of batch) pipeline.del(...keys);
+          try {
+            return Number((await results(pipeline.wait(replicas, timeoutMs))).at(-1));
+          } catch (error) {
+            if (!/^(MOVED|ASK) /.test((error as Error).message)) throw error;
+            // The slot moved (a failover ioredis has not caught up with, a resharding): the DELs go
+            // as ordinary commands, which follow the redirect; no WAIT was answered, so none is counted.
+            await Promise.all(batch.map((keys) => r.del(...keys)));
+            return 0;
+          }
+        }),
+      );
+    });
+    return {
+      wanted: replicas,
+      acknowledged: Math.min(...counts),
+      sessions: keysPerSession.length,
+      ms: Date.now() - started,
+    };
   }
 
   /**

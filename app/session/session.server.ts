@@ -17,7 +17,7 @@ import { createCookie, createSession, createSessionStorage, type Cookie, type Se
 import { getEnv } from "../platform/env.server.ts";
 import { logger } from "../platform/logger.server.ts";
 import { metrics } from "../platform/metrics.server.ts";
-import { RedisCommandError, RedisUnavailableError, withRedis } from "../platform/redis.server.ts";
+import { RedisCommandError, RedisUnavailableError, withRedis, withWaitingRedis } from "../platform/redis.server.ts";
 import { openToken, TokenDecryptionError } from "../platform/token-encryption.server.ts";
 import { createCookieMigration } from "./cookie-migration.server.ts";
 import { createCookieDesignStorage } from "./cookie-session-storage.server.ts";
@@ -29,7 +29,7 @@ import {
   type SessionData,
   type SessionTokens,
 } from "./session-data.ts";
-import { RedisSessionStore, type SessionQuery, type StoredSession } from "./session-store.server.ts";
+import { RedisSessionStore, type SessionQuery, type StoredSession, type WaitOutcome } from "./session-store.server.ts";
 import { decodeTokens, encodeTokens } from "./token-record.server.ts";
 import { describeUserAgent } from "./user-agent.ts";
 
@@ -93,6 +93,22 @@ function fromCookieDesign(legacy: Record<string, unknown>) {
   return { data: { ...hot, ...cold } as SessionData, expiresAt };
 }
 
+/**
+ * After every WAIT that followed the end of a session (REDIS_WAIT_REPLICAS):
+ * a shortfall is logged with the counts. The session is deleted on the
+ * primary whatever the count: refusing the logout would be worse.
+ * docs/operations.md#durable-logouts-on-replicated-redis
+ */
+function reportWait(outcome: WaitOutcome): void {
+  const { acknowledged, wanted, sessions, ms } = outcome;
+  if (acknowledged >= wanted) return;
+  logger.warn(
+    { acknowledged, wanted, sessions, waitedMs: ms },
+    `[session] WAIT: ${acknowledged} of ${wanted} replicas acknowledged the end of ${sessions} session${sessions === 1 ? "" : "s"} ` +
+      `within ${getEnv().redisWait.timeoutMs} ms; deleted on the primary, but a failover now could bring ${sessions === 1 ? "it" : "them"} back`,
+  );
+}
+
 interface Sessions {
   cookie: Cookie;
   storage: SessionStorage<SessionData, SessionData>;
@@ -123,6 +139,8 @@ const sessions = (): Sessions =>
       },
       fromLegacy,
       onExpired: (reason, count) => metrics().sessionsEnded.inc({ reason }, count),
+      durableDeletes:
+        env.redisWait.replicas > 0 ? { ...env.redisWait, redis: withWaitingRedis, onWait: reportWait } : undefined,
     });
     const storage = createRedisSessionStorage({ createSessionStorage, cookie, store, split });
     const migration =
@@ -132,7 +150,9 @@ const sessions = (): Sessions =>
         sessionCookieName: cookie.name,
         toSession: fromCookieDesign,
         commit: (data) => storage.commitSession(createSession<SessionData>(data)),
-        discard: async (setCookie) => store.destroy(String(await cookie.parse(setCookie))),
+        discard: async (setCookie) => {
+          await store.destroy(String(await cookie.parse(setCookie)));
+        },
         claim: (digest, ttl) => store.claimMigration(digest, ttl),
         onOutcome: (outcome) => {
           metrics().sessionMigrations.inc({ outcome });
@@ -228,9 +248,14 @@ export async function sessionsOf(query: SessionQuery): Promise<StoredSession<Hot
   return (await sessions().store?.list(query)) ?? [];
 }
 
-/** Ends sessions found with `sessionsOf`: records and index entries. */
-export async function destroySessions(list: ReadonlyArray<StoredSession<HotSessionData>>): Promise<void> {
-  await sessions().store?.destroyMany(list);
+/**
+ * Ends sessions found with `sessionsOf`: records and index entries. With
+ * REDIS_WAIT_REPLICAS, returns what the WAIT after the deletes got.
+ */
+export async function destroySessions(
+  list: ReadonlyArray<StoredSession<HotSessionData>>,
+): Promise<WaitOutcome | undefined> {
+  return sessions().store?.destroyMany(list);
 }
 
 function serverStore(): Store {

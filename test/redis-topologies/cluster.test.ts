@@ -1,15 +1,17 @@
 /**
  * The app on a real Redis Cluster (3 primaries, each with a replica, from
  * Debian's redis-server): sign-in, reads, the sessions page and a
- * back-channel logout (keys on different slots), logout leaving no key, and
- * a primary crashing: its replica takes over and nobody is signed out.
+ * back-channel logout (keys on different slots), logout leaving no key,
+ * durable logouts (REDIS_WAIT_REPLICAS) waiting on the primary of the
+ * session's slot, and a primary crashing: its replica takes over and nobody
+ * is signed out.
  */
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { Browser } from "../support/browser.ts";
 import { confirmProviderLogout, postLogout, SESSION_COOKIE, signIn } from "../support/flows.ts";
 import { sessionKey } from "../support/redis-keys.ts";
 import { replicationInfo, startRedisCluster, until, type TestCluster } from "../support/redis-topologies.ts";
-import { startStack, type Stack } from "../support/stack.ts";
+import { restartApp, startStack, type Stack } from "../support/stack.ts";
 
 let cluster: TestCluster;
 let stack: Stack;
@@ -78,6 +80,70 @@ it("a logout on the provider's own page ends the session through a back-channel 
   await confirmProviderLogout(browser, await browser.navigate(`${stack.provider.issuer}/session/end`));
   expect(await cluster.keys()).not.toContain(key);
   expect((await account(browser)).status).toBe(302);
+});
+
+/** The replica of a primary, as the replicas themselves say. */
+async function replicaOf(primary: { port: number }) {
+  for (const node of cluster.nodes) {
+    if (node.process.exitCode !== null || node.process.signalCode !== null) continue;
+    const info = await replicationInfo(node.port);
+    if (/role:slave/.test(info) && new RegExp(`master_port:${primary.port}\\b`).test(info)) return node;
+  }
+  throw new Error(`no replica of 127.0.0.1:${primary.port}`);
+}
+
+it("with REDIS_WAIT_REPLICAS=1, waits for a replica of the primary of the session's slot, and no other", async () => {
+  const WAIT_MS = 200;
+  await restartApp(stack, {
+    REDIS_URL: "",
+    REDIS_CLUSTER_NODES: cluster.seeds,
+    REDIS_WAIT_REPLICAS: "1",
+    REDIS_WAIT_TIMEOUT: String(WAIT_MS),
+  });
+  const warnings = () => stack.app.stdout().split("replicas acknowledged").length - 1;
+  try {
+    // Two people whose sessions live on one primary, two whose sessions live on others.
+    const people: Array<Awaited<ReturnType<typeof signedIn>>> = [];
+    const here: typeof people = [];
+    const elsewhere: typeof people = [];
+    let frozenPrimary: Awaited<ReturnType<typeof cluster.primaryFor>> | undefined;
+    for (let i = 0; (here.length < 2 || elsewhere.length < 2) && i < 60; i++) {
+      const person = await signedIn(`groups-${20 + i}`);
+      people.push(person);
+      const primary = await cluster.primaryFor(person.key);
+      frozenPrimary ??= primary;
+      (primary === frozenPrimary ? here : elsewhere).push(person);
+    }
+    expect([here.length >= 2, elsewhere.length >= 2]).toEqual([true, true]);
+    here.splice(2);
+    elsewhere.splice(2);
+    const replica = await replicaOf(frozenPrimary!);
+
+    replica.process.kill("SIGSTOP"); // that primary's replica acknowledges nothing until SIGCONT
+    const timings: number[] = [];
+    try {
+      for (const person of [...here, ...elsewhere]) {
+        const started = Date.now();
+        expect((await postLogout(person.browser, stack.app.url)).status).toBe(302);
+        timings.push(Date.now() - started);
+      }
+    } finally {
+      replica.process.kill("SIGCONT");
+    }
+    // Each logout on the frozen replica's primary waited out its WAIT and said so; the others were acknowledged.
+    expect(warnings()).toBe(2);
+    expect(timings.slice(0, 2).every((ms) => ms >= WAIT_MS - 20)).toBe(true);
+    const keys = await cluster.keys();
+    for (const { key } of [...here, ...elsewhere]) expect(keys).not.toContain(key);
+    for (const { browser } of [...here, ...elsewhere]) expect((await account(browser)).status).toBe(302);
+    await until("the replica to catch up", async () =>
+      /master_link_status:up/.test(await replicationInfo(replica.port)),
+    );
+    for (const { browser } of people.filter((p) => !here.includes(p) && !elsewhere.includes(p)))
+      await postLogout(browser, stack.app.url);
+  } finally {
+    await restartApp(stack, { REDIS_URL: "", REDIS_CLUSTER_NODES: cluster.seeds });
+  }
 });
 
 it("survives a primary crashing: its replica takes over and nobody is signed out", async () => {

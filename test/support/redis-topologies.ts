@@ -3,10 +3,12 @@
  * loopback ports for one test file from redis/redis.conf: a Redis Cluster
  * (primaries with replicas), a primary with a replica watched by three
  * Sentinels, and a TLS-only server with an ACL user. Each node can be killed
- * (SIGKILL, as a crash) to force a failover.
+ * (SIGKILL, as a crash) to force a failover; the Sentinel replica's link to
+ * its primary can go through a proxy that holds the replication stream back.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { Redis } from "ioredis";
@@ -212,6 +214,62 @@ export async function startRedisCluster(primaries = 3): Promise<TestCluster> {
   };
 }
 
+/**
+ * The replica's connection to its primary, through a proxy on loopback: the
+ * replication stream (primary to replica) can be held back, as a slow
+ * network or a busy replica would, while the replica keeps answering reads.
+ */
+export interface ReplicationLink {
+  /** Keeps what the primary sends from now on, in order, instead of passing it on. */
+  hold(): void;
+  /** Passes on what was kept, and everything after. */
+  release(): void;
+  /** Drops the link and what it kept, as a primary's crash would: the replica never gets it. */
+  cut(): void;
+  close(): Promise<void>;
+}
+
+async function startReplicationLink(port: number, primaryPort: number): Promise<ReplicationLink> {
+  const links = new Set<{ up: net.Socket; down: net.Socket; kept: Buffer[] }>();
+  let holding = false;
+  let cut = false;
+  const server = net.createServer((down) => {
+    if (cut) return void down.destroy();
+    const link = { up: net.connect(primaryPort, "127.0.0.1"), down, kept: [] as Buffer[] };
+    links.add(link);
+    link.up.on("data", (chunk: Buffer) => (holding ? link.kept.push(chunk) : down.write(chunk)));
+    down.on("data", (chunk: Buffer) => link.up.write(chunk));
+    const close = () => {
+      link.up.destroy();
+      down.destroy();
+      links.delete(link);
+    };
+    // No Nagle delay on the way (Redis itself sets TCP_NODELAY on its replication links).
+    for (const socket of [link.up, down]) socket.setNoDelay(true).on("error", close).on("close", close);
+  });
+  await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+  const cutLinks = () => {
+    cut = true;
+    for (const link of links) {
+      link.kept = [];
+      link.up.destroy();
+      link.down.destroy();
+    }
+  };
+  return {
+    hold: () => void (holding = true),
+    release() {
+      holding = false;
+      for (const link of links) for (const chunk of link.kept.splice(0)) link.down.write(chunk);
+    },
+    cut: cutLinks,
+    async close() {
+      cutLinks();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
 export interface TestSentinel {
   primary: RedisNode;
   replica: RedisNode;
@@ -219,17 +277,32 @@ export interface TestSentinel {
   master: string;
   /** REDIS_SENTINELS for the app. */
   sentinelList: string;
+  /** The replica's link to the primary, when started with `holdableReplication`. */
+  replication: ReplicationLink | undefined;
   /** The port of the primary the Sentinels name now. */
   primaryPort(): Promise<number>;
   stop(): Promise<void>;
 }
 
-/** A primary and its replica, watched by three Sentinels (quorum 2) that fail over 1 s after the primary stops answering. */
-export async function startRedisSentinel(master = "rro-primary"): Promise<TestSentinel> {
+/**
+ * A primary and its replica, watched by three Sentinels (quorum 2) that fail
+ * over 1 s after the primary stops answering. `holdableReplication`: the
+ * replica replicates through a ReplicationLink (and the Sentinels' failover
+ * timeout is long enough that they leave its address alone meanwhile).
+ */
+export async function startRedisSentinel(
+  master = "rro-primary",
+  { holdableReplication = false } = {},
+): Promise<TestSentinel> {
   const dir = tempDir("sentinel");
-  const [primaryPort, replicaPort, ...sentinelPorts] = await freePorts(5);
+  const [primaryPort, replicaPort, linkPort, ...sentinelPorts] = await freePorts(6);
   const primary = await dataNode(dir, primaryPort!, []);
-  const replica = await dataNode(dir, replicaPort!, ["--replicaof", "127.0.0.1", String(primaryPort)]);
+  const replication = holdableReplication ? await startReplicationLink(linkPort!, primaryPort!) : undefined;
+  const replica = await dataNode(dir, replicaPort!, [
+    "--replicaof",
+    "127.0.0.1",
+    String(holdableReplication ? linkPort : primaryPort),
+  ]);
   const sentinels: RedisNode[] = [];
   for (const port of sentinelPorts) {
     const conf = path.join(dir, `sentinel-${port}.conf`); // Sentinel rewrites its config file: one each
@@ -241,7 +314,9 @@ export async function startRedisSentinel(master = "rro-primary"): Promise<TestSe
         `dir ${dir}`,
         `sentinel monitor ${master} 127.0.0.1 ${primaryPort} 2`,
         `sentinel down-after-milliseconds ${master} 1000`,
-        `sentinel failover-timeout ${master} 5000`,
+        // A Sentinel points a replica that replicates from another address than the primary's (the link) back at
+        // the primary once this has passed since it last reconfigured it; a failover does not wait for it.
+        `sentinel failover-timeout ${master} ${holdableReplication ? 300_000 : 5000}`,
         "",
       ].join("\n"),
     );
@@ -272,9 +347,11 @@ export async function startRedisSentinel(master = "rro-primary"): Promise<TestSe
     sentinels,
     master,
     sentinelList: sentinels.map((s) => `127.0.0.1:${s.port}`).join(","),
+    replication,
     primaryPort: primaryPortNow,
     async stop() {
       for (const node of [...sentinels, replica, primary]) await node.stop();
+      await replication?.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };
