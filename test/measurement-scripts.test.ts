@@ -70,3 +70,20 @@ it(
     expect(existsSync(path.join(out, "bench-report.md"))).toBe(true);
   },
 );
+
+it(
+  "observability-cost: the four copies answer every request, and the traced ones export spans",
+  { timeout: 420_000 },
+  () => {
+    const file = path.join(out, "observability-cost.json");
+    run("scripts/observability-cost.ts", { OBSERVABILITY_QUICK: "1", OBSERVABILITY_OUT: file });
+    const report = JSON.parse(readFileSync(file, "utf8"));
+    for (const name of ["plain", "metrics", "tracing", "both"]) {
+      expect(report[name].non_2xx).toBe(0);
+      expect(report[name].requests_per_s).toBeGreaterThan(0);
+      expect(report.ratio_vs_plain[name]).toBeGreaterThan(0);
+    }
+    expect(report.ratio_vs_plain.plain).toBe(1);
+    expect(report.otlp_exports_received).toBeGreaterThan(0);
+  },
+);
