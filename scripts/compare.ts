@@ -11,10 +11,8 @@
  *   - requests/s and latency of the same page: no session (ceiling), cookie, Redis.
  * Writes compare-report.md, compare-report.json and compare-chart.svg to
  * docs/compare/ (or COMPARE_OUT). COMPARE_QUICK=1: two sizes and 2-second
- * load runs (what the test suite runs). COMPARE_TRACING=1: both apps trace
- * (OTLP http/protobuf, the SDK's default batching) to a collector in this
- * process that discards what it gets, to measure what tracing costs (write
- * that report elsewhere with COMPARE_OUT).
+ * load runs (what the test suite runs). What metrics and traces cost:
+ * scripts/observability-cost.ts.
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -28,13 +26,11 @@ import { Browser, formAction } from "../test/support/browser.ts";
 import { chromiumPath, launchChromium } from "../test/support/chromium.ts";
 import { postLogout, SESSION_COOKIE, startSignIn } from "../test/support/flows.ts";
 import { nginxPath, startNginx, type NginxBuffers } from "../test/support/nginx.ts";
-import { startOtlpCollector } from "../test/support/otlp-collector.ts";
 import { freePort } from "../test/support/ports.ts";
 import { readSession } from "../test/support/redis-keys.ts";
 import { CLIENT_ID, CLIENT_SECRET, SESSION_SECRET, startApp, startTestRedis } from "../test/support/stack.ts";
 
 const QUICK = process.env.COMPARE_QUICK === "1";
-const TRACING = process.env.COMPARE_TRACING === "1";
 const OUT = path.resolve(process.env.COMPARE_OUT ?? "docs/compare");
 // 21 groups: the cookie design's cookie just fits under 4096 bytes, and the response headers just do not fit nginx's 4 KB buffer.
 const SIZES = QUICK ? [0, 50] : [0, 10, 21, 50, 150, 400];
@@ -68,18 +64,9 @@ const provider = await startDevProvider({
   log: () => {},
 });
 cleanups.push(provider.close);
-const traceSink = TRACING ? await startOtlpCollector({ keep: false }) : undefined;
-if (traceSink) cleanups.push(traceSink.close);
-const tracingEnv: Record<string, string> = traceSink ? { OTEL_EXPORTER_OTLP_ENDPOINT: traceSink.url } : {};
 const apps = {
-  cookie: await startApp(
-    { REDIS_URL: redis.url, OIDC_ISSUER: provider.issuer, SESSION_STORE: "cookie", ...tracingEnv },
-    ports.cookie,
-  ),
-  redis: await startApp(
-    { REDIS_URL: redis.url, OIDC_ISSUER: provider.issuer, SESSION_STORE: "redis", ...tracingEnv },
-    ports.redis,
-  ),
+  cookie: await startApp({ REDIS_URL: redis.url, OIDC_ISSUER: provider.issuer, SESSION_STORE: "cookie" }, ports.cookie),
+  redis: await startApp({ REDIS_URL: redis.url, OIDC_ISSUER: provider.issuer, SESSION_STORE: "redis" }, ports.redis),
 };
 for (const app of Object.values(apps)) cleanups.push(app.stop);
 const nginxFronts: Record<string, Awaited<ReturnType<typeof startNginx>>> = {};
@@ -349,16 +336,7 @@ const report = {
     load_seconds: LOAD_SECONDS,
     rounds: ROUNDS,
     page: "GET / (reads the session, renders the signed-in home page)",
-    tracing: TRACING ? "on: OTLP http/protobuf to an in-process collector that discards" : "off",
   },
-  ...(traceSink
-    ? {
-        trace_exports: {
-          requests: traceSink.requests.length,
-          bytes: traceSink.requests.reduce((sum, r) => sum + r.bytes, 0),
-        },
-      }
-    : {}),
   sizes: sweep,
   revocation,
   throughput: {
@@ -460,7 +438,7 @@ After logout, the cookie copied before logout is replayed:
 
 ## Throughput and latency
 
-\`${r.settings.page}\`, ${r.settings.connections} connections (autocannon), a ${r.settings.warmup_seconds} s warm-up per case, then ${r.settings.rounds} round(s) of ${r.settings.load_seconds} s in rotated order; medians. Tracing ${r.settings.tracing}. Sessions of a user with ${t.groups} groups; the cookie design sends the cookie it needs at that size (which Remix would refuse to set and browsers would drop: measured as a client that sends it anyway).
+\`${r.settings.page}\`, ${r.settings.connections} connections (autocannon), a ${r.settings.warmup_seconds} s warm-up per case, then ${r.settings.rounds} round(s) of ${r.settings.load_seconds} s in rotated order; medians. Sessions of a user with ${t.groups} groups; the cookie design sends the cookie it needs at that size (which Remix would refuse to set and browsers would drop: measured as a client that sends it anyway).
 
 | case | requests/s | p50 / p99 latency (ms) | non-2xx | errors |
 |---|---:|---:|---:|---:|
