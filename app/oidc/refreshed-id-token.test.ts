@@ -7,6 +7,7 @@ describe("refreshedIdTokenProblem", () => {
   it("accepts the same sign-in with new times, and an aud array holding the same one audience", () => {
     expect(refreshedIdTokenProblem(previous, { ...previous, iat: 2000, exp: 2600 })).toBeUndefined();
     expect(refreshedIdTokenProblem(previous, { ...previous, aud: ["app"] })).toBeUndefined();
+    expect(refreshedIdTokenProblem(previous, previous), "the same token again").toBeUndefined();
     expect(
       refreshedIdTokenProblem({ ...previous, auth_time: undefined }, { ...previous, auth_time: 5 }),
     ).toBeUndefined();
@@ -20,6 +21,7 @@ describe("refreshedIdTokenProblem", () => {
     ["aud with one more audience", { aud: ["app", "another-app"], azp: "app" }, /"aud"/],
     ["azp added", { azp: "another-app" }, /has an "azp"/],
     ["auth_time", { auth_time: 1999 }, /"auth_time"/],
+    ["iat, earlier than the previous one's", { iat: 999 }, /issued before/],
   ])("refuses another %s", (_name, change, reason) => {
     expect(refreshedIdTokenProblem(previous, { ...previous, ...change })).toMatch(reason);
   });

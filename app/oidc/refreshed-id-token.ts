@@ -4,8 +4,9 @@
  * token on its own (signature, `iss` is the provider's, `aud` includes this
  * client, `azp` when there are several audiences, `exp`, `iat` present); it
  * does not compare it with the previous one. This does: the same `iss`, `sub`,
- * `aud` (as a set), `azp` (absent stays absent), and `auth_time` when the
- * previous token had one. Pure: the caller decides what a mismatch ends.
+ * `aud` (as a set), `azp` (absent stays absent), `auth_time` when the
+ * previous token had one, and an `iat` no older than the previous one's (an
+ * earlier token replayed; the same token again is accepted). Pure: the caller decides what a mismatch ends.
  */
 
 export type IdTokenClaims = Record<string, unknown>;
@@ -36,6 +37,9 @@ export function refreshedIdTokenProblem(previous: IdTokenClaims, refreshed: IdTo
     return previous.azp === undefined
       ? `the refreshed ID token has an "azp" the signed-in one did not have`
       : `the refreshed ID token's "azp" is not the signed-in one's`;
+  }
+  if (typeof previous.iat === "number" && typeof refreshed.iat === "number" && refreshed.iat < previous.iat) {
+    return `the refreshed ID token was issued before the one it replaces ("iat")`;
   }
   if (previous.auth_time !== undefined && refreshed.auth_time !== previous.auth_time) {
     return `the refreshed ID token's "auth_time" is not the time the person signed in`;
