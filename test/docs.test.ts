@@ -126,3 +126,54 @@ describe("links", () => {
     ).toEqual(new Set(["quick-start", "two-designs-measured-side-by-side", "two-designs-measured-side-by-side-1"]));
   });
 });
+
+/** The tests docs/conformance.md names: `[test/file.ts](../test/file.ts): "name"; "name"` in its table rows. */
+function conformanceReferences(markdown: string): Array<{ row: string; file: string; name: string }> {
+  const references: Array<{ row: string; file: string; name: string }> = [];
+  for (const row of markdown.split("\n").filter((line) => line.startsWith("| `oidcc-"))) {
+    // Each link to a test file, then the quoted names that follow it up to the next link or cell.
+    for (const [, file, names] of row.matchAll(/\]\(\.\.\/((?:test|app)\/[^)#]+)\):((?:\s*;?\s*"[^"]+")+)/g)) {
+      for (const [, name] of names!.matchAll(/"([^"]+)"/g))
+        references.push({ row: row.slice(0, 60), file: file!, name: name! });
+    }
+  }
+  return references;
+}
+
+describe("docs/conformance.md", () => {
+  const doc = read("docs/conformance.md");
+  const references = conformanceReferences(doc);
+
+  it("every test it names exists, under that name, in the file it links", () => {
+    expect(references.length).toBeGreaterThan(30);
+    const missing = references.filter(
+      ({ file, name }) => !existsSync(path.join(root, file)) || !read(file).includes(`"${name}"`),
+    );
+    expect(missing).toEqual([]);
+  });
+
+  it("every module row names a test, or says which work covers it", () => {
+    const rows = doc.split("\n").filter((line) => line.startsWith("| `oidcc-"));
+    const bare = rows.filter(
+      (row) => !/\]\(\.\.\/test\//.test(row) && !/see \[Basic RP\]|covered by issue 14/.test(row),
+    );
+    expect(bare).toEqual([]);
+  });
+
+  it("every module test of test/conformance.test.ts has a row that names it", () => {
+    const named = new Set(references.filter((r) => r.file === "test/conformance.test.ts").map((r) => r.name));
+    const tests = [...read("test/conformance.test.ts").matchAll(/\bit\(\s*"(oidcc-[^"]+)"/g)].map((m) => m[1]!);
+    expect(tests.length).toBeGreaterThan(10);
+    expect(tests.filter((name) => !named.has(name))).toEqual([]);
+  });
+
+  it("finds a test that does not exist (the check above can fail)", () => {
+    const ghost = ["no", "such", "test"].join(" "); // not a string literal of this file
+    const real = "finds a test that does not exist (the check above can fail)";
+    const found = conformanceReferences(
+      `| \`oidcc-x\` | x | [test/docs.test.ts](../test/docs.test.ts): "${ghost}"; "${real}" | pass | |`,
+    );
+    expect(found.map((r) => r.name)).toEqual([ghost, real]);
+    expect(found.map((r) => read(r.file).includes(`"${r.name}"`))).toEqual([false, true]);
+  });
+});

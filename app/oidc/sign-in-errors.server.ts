@@ -65,6 +65,10 @@ const CHECK_FAILED = new Set([
   // An ID token with an algorithm this app does not accept (alg: none, HS256 with a public key…).
   "OAUTH_UNSUPPORTED_OPERATION",
 ]);
+/** Whether openid-client refused a response for breaking one of those rules (an ID token's signature, claims or algorithm…). */
+export const failedACheck = (error: unknown) =>
+  error instanceof client.ClientError && !!error.code && CHECK_FAILED.has(error.code);
+
 /** Codes that mean the answer is not OAuth at all. */
 const NOT_OAUTH = new Set(["OAUTH_RESPONSE_IS_NOT_CONFORM", "OAUTH_RESPONSE_IS_NOT_JSON", "OAUTH_PARSE_ERROR"]);
 /** Codes that mean the discovery metadata, or this app's settings, do not allow the request. */

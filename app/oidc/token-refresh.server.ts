@@ -5,7 +5,10 @@
  * process, and across processes a short Redis lock (SET NX PX, released only
  * by its owner). The others wait for the new tokens in Redis and carry on
  * with them. `invalid_grant` (revoked or expired refresh token) ends the
- * session as a logout would, without the provider redirect; a provider outage
+ * session as a logout would, without the provider redirect, and so does an
+ * answer that fails validation: openid-client's checks of the new ID token,
+ * then OpenID Connect Core §12.2's comparison with the previous one
+ * (refreshed-id-token.ts: same iss, sub, aud, azp, auth_time); a provider outage
  * is a RefreshUnavailableError (a 503), and the session is kept.
  */
 import { remember } from "@epic-web/remember";
@@ -23,6 +26,8 @@ import {
   sessionsLiveOnServer,
 } from "../session/session.server.ts";
 import { withClientAuthentication } from "./provider.server.ts";
+import { decodeIdTokenClaims, refreshedIdTokenProblem } from "./refreshed-id-token.ts";
+import { failedACheck } from "./sign-in-errors.server.ts";
 
 /** Well past openid-client's 10 s request timeout (provider.server.ts), so the lock outlives the refresh it guards. */
 const LOCK_MS = 30_000;
@@ -75,22 +80,28 @@ async function refreshOnce(session: AppSession): Promise<AppSession | null> {
       await saveSession(current);
       return current;
     }
-    let tokens: client.TokenEndpointResponse;
+    let tokens: client.TokenEndpointResponse & client.TokenEndpointResponseHelpers;
     try {
       tokens = await withClientAuthentication((config) => client.refreshTokenGrant(config, refreshToken));
     } catch (error) {
       if (error instanceof client.ResponseBodyError && error.error === "invalid_grant") {
-        logger.warn(`[refresh] the provider refused the refresh token (${error.error}): ending the session`);
-        await destroySession(current);
-        metrics().tokenRefreshes.inc({ outcome: "refused" });
-        metrics().sessionsEnded.inc({ reason: "refresh_refused" });
-        return null;
+        return endRefusedSession(current, `the provider refused the refresh token (${error.error})`);
+      }
+      if (failedACheck(error)) {
+        // A forged or broken answer (its ID token's signature, iss, aud, azp…): nothing of it is kept.
+        const reason = error instanceof Error && error.cause instanceof Error ? error.cause.message : String(error);
+        return endRefusedSession(current, `the refresh response failed validation (${reason})`);
       }
       metrics().tokenRefreshes.inc({ outcome: "unavailable" });
       throw new RefreshUnavailableError(
         `the provider could not refresh the tokens: ${error instanceof Error ? error.message : error}`,
         { cause: error },
       );
+    }
+    if (tokens.id_token) {
+      const previous = decodeIdTokenClaims(stored.idToken);
+      const problem = previous && refreshedIdTokenProblem(previous, tokens.claims() ?? {});
+      if (problem) return endRefusedSession(current, `the refresh response failed validation (${problem})`);
     }
     current.set("accessTokenExpiresAt", tokens.expires_in ? now() + tokens.expires_in : undefined);
     const renewed = {
@@ -109,6 +120,19 @@ async function refreshOnce(session: AppSession): Promise<AppSession | null> {
   } finally {
     await refreshLock.release(session.id, owner).catch(() => {});
   }
+}
+
+/**
+ * The refresh was refused (the refresh token revoked or expired), or its
+ * answer cannot be trusted (OpenID Connect Core §12.2): the session ends as a
+ * logout would, without the provider redirect, and the person signs in again.
+ */
+async function endRefusedSession(session: AppSession, why: string): Promise<null> {
+  logger.warn(`[refresh] ${why}: ending the session`);
+  await destroySession(session);
+  metrics().tokenRefreshes.inc({ outcome: "refused" });
+  metrics().sessionsEnded.inc({ reason: "refresh_refused" });
+  return null;
 }
 
 /** Another process holds the lock: wait until the stored tokens change, the session ends, or the lock is gone. */
