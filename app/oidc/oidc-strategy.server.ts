@@ -147,7 +147,9 @@ export class OidcStrategy<User> extends Strategy<User, OidcVerifyParams> {
     }
     const claims = tokens.claims();
     if (!claims) throw new SignInError("missing_id_token", "The provider returned no ID token.");
-    const { userinfo, failed } = await this.fetchUserinfo(config, tokens.access_token, claims, dpopKey);
+    // A provider that ignored the proof issued a Bearer token: userinfo gets it as one.
+    const bound = tokens.token_type?.toLowerCase() === "dpop" ? dpopKey : undefined;
+    const { userinfo, failed } = await this.fetchUserinfo(config, tokens.access_token, claims, bound);
     return this.verify({ request, tokens, claims, userinfo, userinfoFailed: failed, flow, dpopKey });
   }
 

@@ -28,7 +28,8 @@ export async function fetchWithAccessToken(
   const tokens = await readTokens(session);
   if (!tokens.accessToken) throw new NoAccessTokenError("this session holds no (readable) access token");
   const config = await getOidcConfig();
-  const key = tokens.dpopKey ? await importDPoPKey(tokens.dpopKey) : undefined;
+  // A provider that ignored the proofs issued a Bearer token: sent as Bearer, key or not.
+  const key = tokens.dpopKey && tokens.tokenType === "DPoP" ? await importDPoPKey(tokens.dpopKey) : undefined;
   return client.fetchProtectedResource(
     config,
     tokens.accessToken,
