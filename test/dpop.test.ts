@@ -14,7 +14,15 @@ import { Browser } from "./support/browser.ts";
 import { postLogout, SESSION_COOKIE, signIn, startSignIn, submitLogin } from "./support/flows.ts";
 import { freePort } from "./support/ports.ts";
 import { readSession, sessionId, sessionKey, tokenKey } from "./support/redis-keys.ts";
-import { CLIENT_ID, CLIENT_SECRET, startApp, startTestRedis, type App, type TestRedis } from "./support/stack.ts";
+import {
+  CLIENT_ID,
+  CLIENT_SECRET,
+  startApp,
+  startStack,
+  startTestRedis,
+  type App,
+  type TestRedis,
+} from "./support/stack.ts";
 import { startTamperingProxy } from "./support/tampering-proxy.ts";
 
 const ENCRYPTION_KEYS = `k1:${Buffer.alloc(32, 7).toString("base64")}`;
@@ -282,6 +290,22 @@ it("a refresh whose DPoP proof the provider refuses ends the session cleanly", a
   expect(apps[0]!.output()).toContain("refused the refresh token (invalid_dpop_proof)");
 });
 
+it("a refresh with another key than the tokens were bound to: the provider rebinds (a confidential client's refresh token is not key-bound), nothing is half-written", async () => {
+  // RFC 9449 §5: refresh tokens of confidential clients are bound by the client's authentication, not the key.
+  const { browser, cookie } = await signedIn(apps[0]!);
+  const id = sessionId(cookie);
+  const ttl = await redis.client.pttl(tokenKey(cookie));
+  const tokens = decodeTokens((await redis.client.getBuffer(tokenKey(cookie)))!, id, keys);
+  const other = JSON.stringify(await anotherPrivateJwk());
+  await redis.client.set(tokenKey(cookie), encodeTokens({ ...tokens, dpopKey: other }, id, keys), "PX", ttl);
+  await expireSoon(cookie);
+  expect((await getAccount(apps[0]!, browser)).status).toBe(200);
+  const refreshed = (await readSession(redis.client, cookie, ENCRYPTION_KEYS))!;
+  expect(refreshed.dpopKey).toBe(other);
+  expect(refreshed.accessToken).not.toBe(tokens.accessToken);
+  expect((await introspect(refreshed.accessToken)).cnf?.jkt).toBe(await thumbprint(JSON.parse(other)));
+});
+
 it("a session whose DPoP key cannot be read is kept without refreshing, as an unreadable token record is", async () => {
   const { browser, cookie, session } = await signedIn(apps[0]!);
   const id = sessionId(cookie);
@@ -304,4 +328,24 @@ it("logout ends the session and deletes its key with its tokens", async () => {
   expect(response.status).toBe(302);
   expect(response.headers.get("Location")).toContain("/session/end");
   expect(await redis.client.exists(sessionKey(cookie), tokenKey(cookie))).toBe(0);
+});
+
+it("userinfo at sign-in is fetched with a proof of the session's key (claims only in userinfo, nonces required)", async () => {
+  const stack = await startStack({
+    appEnv: { OIDC_DPOP: "on" },
+    providerOptions: { identityClaimsInUserinfoOnly: true, dpopNonces: true },
+  });
+  try {
+    const browser = new Browser();
+    const { landed } = await signIn(browser, stack.app.url);
+    expect(landed.status).toBe(200);
+    const session = (await readSession(stack.redis.client, browser.cookie(stack.app.url, SESSION_COOKIE)!))!;
+    expect(session.tokenType).toBe("DPoP");
+    // Without the proof the bound token is refused at userinfo, and the profile would be incomplete.
+    expect(session.profileIncomplete).toBeUndefined();
+    expect(session.user.name).toBe("Alice Example");
+    expect(stack.app.output()).not.toContain("userinfo could not be fetched");
+  } finally {
+    await stack.stop();
+  }
 });
