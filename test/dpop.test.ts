@@ -224,6 +224,22 @@ it("a code exchange with another key than the sign-in started with is refused: a
   expect(browser.cookie(apps[0]!.url, SESSION_COOKIE)).toBe(preSignIn); // still the pre-sign-in session
 });
 
+it("a sign-in whose kept DPoP key cannot be read is refused with a 400 page, nothing written", async () => {
+  const browser = new Browser();
+  const loginForm = await startSignIn(browser, apps[0]!.url);
+  const key = sessionKey(browser.cookie(apps[0]!.url, SESSION_COOKIE)!);
+  const record = JSON.parse((await redis.client.get(key))!);
+  for (const flow of Object.values(record.flows) as Array<{ dpopKey: string }>) flow.dpopKey = "enc:v1:k1:broken";
+  await redis.client.set(key, JSON.stringify(record), "KEEPTTL");
+  const tokenKeysBefore = (await redis.client.keys("rro:tok:*")).length;
+  proxy.resetCounts();
+  const landed = await submitLogin(browser, loginForm, "alice", "alice-password");
+  expect(landed.status).toBe(400);
+  expect(landed.html).toContain("The key this sign-in started with cannot be read");
+  expect(proxy.count("/token")).toBe(0);
+  expect((await redis.client.keys("rro:tok:*")).length).toBe(tokenKeysBefore);
+});
+
 it("50 concurrent requests across two processes refresh once, with a proof of the session's key, nonces answered", async () => {
   // Each process has met the provider's nonce by now (the second through a sign-in of its own).
   await signedIn(apps[1]!);
