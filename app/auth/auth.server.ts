@@ -9,6 +9,7 @@ import { remember } from "@epic-web/remember";
 import { createSession, data, redirect } from "@remix-run/node";
 import { Authenticator } from "remix-auth";
 import { buildEndSession, type EndSession } from "../oidc/end-session.server.ts";
+import { tokenTypeName } from "../oidc/dpop.server.ts";
 import { OidcStrategy, type FlowStore } from "../oidc/oidc-strategy.server.ts";
 import {
   getOidcConfig,
@@ -71,8 +72,9 @@ const authenticator = () =>
         flows: sessionFlowStore,
         userinfo: oidc.userinfo,
         identityClaims: identityClaims(oidc.scopes),
+        dpop: oidc.dpop,
       },
-      async ({ request, tokens, claims, userinfo, userinfoFailed, flow }) => {
+      async ({ request, tokens, claims, userinfo, userinfoFailed, flow, dpopKey }) => {
         const now = Math.floor(Date.now() / 1000);
         return {
           returnTo: flow.returnTo,
@@ -84,6 +86,8 @@ const authenticator = () =>
             idToken: tokens.id_token,
             accessToken: tokens.access_token,
             refreshToken: tokens.refresh_token,
+            tokenType: tokenTypeName(tokens.token_type),
+            dpopKey: dpopKey?.jwk,
             accessTokenExpiresAt: tokens.expires_in ? now + tokens.expires_in : undefined,
             refreshable: Boolean(tokens.refresh_token) || undefined,
             sid: typeof claims.sid === "string" ? claims.sid : undefined,

@@ -17,6 +17,7 @@ import * as client from "openid-client";
 import { redirect } from "@remix-run/node";
 import { Strategy } from "remix-auth/strategy";
 import type { OidcFlow } from "../session/session-data.ts";
+import { dpopHandle, newDPoPKey, openFlowKey, sealFlowKey, type DPoPKey } from "./dpop.server.ts";
 import { safeRedirectPath } from "./safe-redirect.ts";
 import { logger } from "../platform/logger.server.ts";
 import { SignInError, toSignInError } from "./sign-in-errors.server.ts";
@@ -43,6 +44,8 @@ export interface OidcStrategyOptions {
   userinfo?: "auto" | "always" | "never";
   /** The claims the app shows of a person (e.g. name, email). */
   identityClaims?: readonly string[];
+  /** DPoP (RFC 9449): a key pair per sign-in, kept with the flow, that the tokens are bound to. Default off. */
+  dpop?: boolean;
 }
 
 export interface OidcVerifyParams {
@@ -54,6 +57,8 @@ export interface OidcVerifyParams {
   /** True when userinfo was needed but could not be fetched: the person is signed in on the ID token alone. */
   userinfoFailed: boolean;
   flow: OidcFlow;
+  /** With DPoP: the key the tokens are bound to. */
+  dpopKey: DPoPKey | undefined;
 }
 
 export class OidcStrategy<User> extends Strategy<User, OidcVerifyParams> {
@@ -77,12 +82,14 @@ export class OidcStrategy<User> extends Strategy<User, OidcVerifyParams> {
   private async startSignIn(request: Request, url: URL): Promise<Response> {
     const config = await this.configuration();
     const codeVerifier = client.randomPKCECodeVerifier();
+    const dpopKey = this.options.dpop ? await newDPoPKey() : undefined;
     const flow: OidcFlow = {
       state: client.randomState(),
       nonce: client.randomNonce(),
       codeVerifier,
       returnTo: safeRedirectPath(url.searchParams.get("returnTo")),
       createdAt: Math.floor(Date.now() / 1000),
+      dpopKey: dpopKey && sealFlowKey(dpopKey),
     };
     const authorizationUrl = client.buildAuthorizationUrl(config, {
       redirect_uri: this.options.redirectUri.href,
@@ -91,6 +98,8 @@ export class OidcStrategy<User> extends Strategy<User, OidcVerifyParams> {
       nonce: flow.nonce,
       code_challenge: await client.calculatePKCECodeChallenge(codeVerifier),
       code_challenge_method: "S256",
+      // RFC 9449 §10: the code is bound to this key, so only a proof with it can exchange the code.
+      ...(dpopKey ? { dpop_jkt: dpopKey.thumbprint } : {}),
     });
     const headers = await this.options.flows.save(request, flow);
     return redirect(authorizationUrl.href, { headers });
@@ -116,23 +125,32 @@ export class OidcStrategy<User> extends Strategy<User, OidcVerifyParams> {
     const currentUrl = new URL(this.options.redirectUri);
     currentUrl.search = url.search;
     const tokenEndpoint = this.options.tokenEndpoint ?? ((send) => send(config));
+    const dpopKey = await flowKey(flow);
     let tokens: OidcVerifyParams["tokens"];
     try {
       tokens = await tokenEndpoint((configuration) =>
-        client.authorizationCodeGrant(configuration, currentUrl, {
-          pkceCodeVerifier: flow.codeVerifier,
-          expectedState: flow.state,
-          expectedNonce: flow.nonce,
-          idTokenExpected: true,
-        }),
+        client.authorizationCodeGrant(
+          configuration,
+          currentUrl,
+          {
+            pkceCodeVerifier: flow.codeVerifier,
+            expectedState: flow.state,
+            expectedNonce: flow.nonce,
+            idTokenExpected: true,
+          },
+          undefined,
+          dpopKey && { DPoP: dpopHandle(configuration, dpopKey) },
+        ),
       );
     } catch (error) {
       throw toSignInError(error);
     }
     const claims = tokens.claims();
     if (!claims) throw new SignInError("missing_id_token", "The provider returned no ID token.");
-    const { userinfo, failed } = await this.fetchUserinfo(config, tokens.access_token, claims);
-    return this.verify({ request, tokens, claims, userinfo, userinfoFailed: failed, flow });
+    // A provider that ignored the proof issued a Bearer token: userinfo gets it as one.
+    const bound = tokens.token_type?.toLowerCase() === "dpop" ? dpopKey : undefined;
+    const { userinfo, failed } = await this.fetchUserinfo(config, tokens.access_token, claims, bound);
+    return this.verify({ request, tokens, claims, userinfo, userinfoFailed: failed, flow, dpopKey });
   }
 
   /**
@@ -140,14 +158,20 @@ export class OidcStrategy<User> extends Strategy<User, OidcVerifyParams> {
    * sign-in; a userinfo endpoint that fails does not (the ID token identifies
    * the person), and says so in the log.
    */
-  private async fetchUserinfo(config: client.Configuration, accessToken: string, claims: client.IDToken) {
+  private async fetchUserinfo(
+    config: client.Configuration,
+    accessToken: string,
+    claims: client.IDToken,
+    dpopKey: DPoPKey | undefined,
+  ) {
     const mode = this.options.userinfo ?? "auto";
     const lacking = (this.options.identityClaims ?? []).filter((name) => typeof claims[name] !== "string");
     if (mode === "never" || (mode === "auto" && lacking.length === 0) || !config.serverMetadata().userinfo_endpoint) {
       return { userinfo: undefined, failed: false };
     }
     try {
-      return { userinfo: await client.fetchUserInfo(config, accessToken, claims.sub), failed: false };
+      const options = dpopKey && { DPoP: dpopHandle(config, dpopKey) };
+      return { userinfo: await client.fetchUserInfo(config, accessToken, claims.sub, options), failed: false };
     } catch (error) {
       if (error instanceof client.ClientError && error.code === "OAUTH_JSON_ATTRIBUTE_COMPARISON_FAILED") {
         throw new SignInError(
@@ -171,5 +195,20 @@ export class OidcStrategy<User> extends Strategy<User, OidcVerifyParams> {
     } catch (error) {
       throw toSignInError(error);
     }
+  }
+}
+
+/** The DPoP key the flow started with, if any; one that cannot be read refuses the sign-in (nothing is created). */
+async function flowKey(flow: OidcFlow): Promise<DPoPKey | undefined> {
+  if (!flow.dpopKey) return undefined;
+  try {
+    return await openFlowKey(flow.dpopKey);
+  } catch (error) {
+    logger.error({ err: error }, "[sign-in] the DPoP key kept with this sign-in cannot be read");
+    throw new SignInError(
+      "token_exchange_failed",
+      "The key this sign-in started with cannot be read, so its tokens cannot be requested. Please sign in again.",
+      { cause: error },
+    );
   }
 }

@@ -10,6 +10,11 @@
  * then OpenID Connect Core §12.2's comparison with the previous one
  * (refreshed-id-token.ts: same iss, sub, aud, azp, auth_time); a provider outage
  * is a RefreshUnavailableError (a 503), and the session is kept.
+ *
+ * With DPoP (OIDC_DPOP, dpop.server.ts) the refresh sends a proof signed with
+ * the session's key, read from its token record; the provider refusing that
+ * proof (`invalid_dpop_proof`) ends the session as `invalid_grant` does, and a
+ * key that cannot be read is treated as an unreadable refresh token.
  */
 import { remember } from "@epic-web/remember";
 import * as client from "openid-client";
@@ -25,6 +30,7 @@ import {
   saveSession,
   sessionsLiveOnServer,
 } from "../session/session.server.ts";
+import { dpopHandle, importDPoPKey, tokenTypeName, type DPoPKey } from "./dpop.server.ts";
 import { withClientAuthentication } from "./provider.server.ts";
 import { decodeIdTokenClaims, refreshedIdTokenProblem } from "./refreshed-id-token.ts";
 import { failedACheck } from "./sign-in-errors.server.ts";
@@ -32,6 +38,13 @@ import { failedACheck } from "./sign-in-errors.server.ts";
 /** Well past openid-client's 10 s request timeout (provider.server.ts), so the lock outlives the refresh it guards. */
 const LOCK_MS = 30_000;
 const POLL_MS = 50;
+
+/**
+ * Token endpoint errors that no retry will mend: the refresh token is revoked
+ * or expired, or the provider refuses the session's DPoP proof (a key other
+ * than the one the tokens are bound to).
+ */
+const REFUSALS = new Set(["invalid_grant", "invalid_dpop_proof"]);
 
 export class RefreshUnavailableError extends Error {
   readonly code = "refresh_unavailable";
@@ -80,11 +93,26 @@ async function refreshOnce(session: AppSession): Promise<AppSession | null> {
       await saveSession(current);
       return current;
     }
+    let dpopKey: DPoPKey | undefined;
+    try {
+      dpopKey = stored.dpopKey ? await importDPoPKey(stored.dpopKey) : undefined;
+    } catch (error) {
+      // As an unreadable refresh token: the tokens are bound to a key this process cannot use.
+      logger.error(
+        { err: error },
+        "[refresh] the session's DPoP key cannot be read: the session is no longer refreshed",
+      );
+      current.unset("refreshable");
+      await saveSession(current);
+      return current;
+    }
     let tokens: client.TokenEndpointResponse & client.TokenEndpointResponseHelpers;
     try {
-      tokens = await withClientAuthentication((config) => client.refreshTokenGrant(config, refreshToken));
+      tokens = await withClientAuthentication((config) =>
+        client.refreshTokenGrant(config, refreshToken, undefined, dpopKey && { DPoP: dpopHandle(config, dpopKey) }),
+      );
     } catch (error) {
-      if (error instanceof client.ResponseBodyError && error.error === "invalid_grant") {
+      if (error instanceof client.ResponseBodyError && REFUSALS.has(error.error)) {
         return endRefusedSession(current, `the provider refused the refresh token (${error.error})`);
       }
       if (failedACheck(error)) {
@@ -108,6 +136,8 @@ async function refreshOnce(session: AppSession): Promise<AppSession | null> {
       idToken: tokens.id_token ?? stored.idToken,
       accessToken: tokens.access_token,
       refreshToken: tokens.refresh_token ?? refreshToken, // rotated, or kept
+      tokenType: tokenTypeName(tokens.token_type),
+      dpopKey: stored.dpopKey, // the same key for the whole session
     };
     // Only while the lock is still ours: a refresh slower than the lock must not overwrite a newer one.
     if ((await refreshLock.owner(session.id)) !== owner) {

@@ -23,6 +23,15 @@ function problems(env: Record<string, string>) {
 }
 
 describe("parseEnv", () => {
+  it("OIDC_DPOP is off by default, and refused with SESSION_STORE=cookie, where its key would ride in the cookie", () => {
+    expect(parseEnv(production).oidc.dpop).toBe(false);
+    expect(parseEnv({ ...production, OIDC_DPOP: "on" }).oidc.dpop).toBe(true);
+    expect(problems({ ...production, OIDC_DPOP: "on", SESSION_STORE: "cookie" })).toContain(
+      "OIDC_DPOP=on keeps a private key per session on the server: it needs SESSION_STORE=redis",
+    );
+    expect(problems({ ...production, OIDC_DPOP: "yes" })).toContain("OIDC_DPOP");
+  });
+
   it("runs with no variables at all in development: local Redis, dev provider, generated secret", () => {
     const env = parseEnv({}, () => "g".repeat(64));
     expect(env.isProduction).toBe(false);

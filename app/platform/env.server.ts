@@ -89,6 +89,7 @@ const schema = z.object({
     .regex(/^[A-Za-z0-9_.:-]{1,64}$/, "must be the name of an ID token claim, e.g. sid or login_hint")
     .optional(),
   OIDC_USERINFO: z.enum(["auto", "always", "never"]).default("auto"),
+  OIDC_DPOP: z.enum(["on", "off"]).default("off"),
   DEV_OIDC_PORT: z.coerce.number().int().min(0).max(65535).default(DEV_ISSUER_PORT),
   /** Read before the others: the file they may come from (envFile below). */
   ENV_FILE: z.string().optional(),
@@ -182,6 +183,8 @@ export interface Env {
     logoutHintClaim: string | undefined;
     /** When to fetch userinfo at sign-in. */
     userinfo: "auto" | "always" | "never";
+    /** DPoP (RFC 9449): tokens bound to a key pair per session (docs/decisions/019-dpop.md). */
+    dpop: boolean;
   };
 }
 
@@ -257,6 +260,9 @@ export function parseEnv(source: Record<string, string | undefined>, generateSec
   } else if (v.SESSION_MIGRATION_COOKIE || v.SESSION_MIGRATION_SECRETS) {
     problems.push("SESSION_MIGRATION_COOKIE and SESSION_MIGRATION_SECRETS apply only with SESSION_MIGRATION=cookie");
   }
+  if (v.OIDC_DPOP === "on" && v.SESSION_STORE !== "redis") {
+    problems.push("OIDC_DPOP=on keeps a private key per session on the server: it needs SESSION_STORE=redis");
+  }
 
   const useDevProvider = !v.OIDC_ISSUER && !isProduction;
   const issuer = new URL(v.OIDC_ISSUER ?? `http://127.0.0.1:${v.DEV_OIDC_PORT}`);
@@ -326,6 +332,7 @@ export function parseEnv(source: Record<string, string | undefined>, generateSec
       endSessionMethod: v.OIDC_END_SESSION_METHOD,
       logoutHintClaim: v.OIDC_LOGOUT_HINT_CLAIM,
       userinfo: v.OIDC_USERINFO,
+      dpop: v.OIDC_DPOP === "on",
     },
   };
 }

@@ -10,6 +10,8 @@ export interface OidcFlow {
   /** Local path to go back to after sign-in. */
   returnTo: string;
   createdAt: number;
+  /** OIDC_DPOP: the DPoP private key of this sign-in (a JWK, sealed when TOKEN_ENCRYPTION_KEYS is set). */
+  dpopKey?: string;
 }
 
 /** Who is signed in: the identity claims of the ID token. The rest of its claims are read from `idToken` where shown. */

@@ -54,8 +54,8 @@ function cookieOptions() {
 const TOKEN_FIELDS = ["idToken", "accessToken", "refreshToken"] as const;
 
 /** The hot record and the tokens of what the app set on a session. */
-function split({ idToken, accessToken, refreshToken, ...hot }: SessionData) {
-  const tokens = { idToken, accessToken, refreshToken };
+function split({ idToken, accessToken, refreshToken, tokenType, dpopKey, ...hot }: SessionData) {
+  const tokens = { idToken, accessToken, refreshToken, tokenType, dpopKey };
   return { hot, cold: idToken || accessToken || refreshToken ? tokens : undefined };
 }
 

@@ -20,6 +20,10 @@ export interface SessionTokens {
   idToken?: string;
   accessToken?: string;
   refreshToken?: string;
+  /** The access token's type as the provider answered it: `DPoP` for a key-bound token, else `Bearer` (or absent). */
+  tokenType?: string;
+  /** OIDC_DPOP: the session's DPoP private key, an exported JWK as JSON text (app/oidc/dpop.server.ts). */
+  dpopKey?: string;
 }
 
 const PLAIN = 1;
@@ -49,6 +53,8 @@ export function encodeTokens(tokens: SessionTokens, id: string, keys: readonly E
     i: tokens.idToken && pack(tokens.idToken),
     a: tokens.accessToken && pack(tokens.accessToken),
     r: tokens.refreshToken && pack(tokens.refreshToken),
+    t: tokens.tokenType,
+    k: tokens.dpopKey,
   });
   const raw = Buffer.from(json, "utf8");
   const compressed = brotliCompressSync(raw, {
@@ -78,5 +84,12 @@ export function decodeTokens(stored: Buffer, id: string, keys: readonly Encrypti
   } catch {
     throw new TokenDecryptionError("the stored token record does not decompress");
   }
-  return { idToken: unpack(record.i), accessToken: unpack(record.a), refreshToken: unpack(record.r) };
+  const text = (value: unknown) => (typeof value === "string" ? value : undefined);
+  return {
+    idToken: unpack(record.i),
+    accessToken: unpack(record.a),
+    refreshToken: unpack(record.r),
+    tokenType: text(record.t),
+    dpopKey: text(record.k),
+  };
 }

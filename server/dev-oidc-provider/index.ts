@@ -54,6 +54,8 @@ export interface DevProviderOptions {
   laxEndSessionPost?: boolean;
   /** Put the identity claims (name, email, groups…) only in userinfo, not in the ID token, as LemonLDAP::NG and Okta's org server do. */
   identityClaimsInUserinfoOnly?: boolean;
+  /** Require a DPoP nonce in every DPoP proof (`use_dpop_nonce` challenges). Default false. */
+  dpopNonces?: boolean;
 }
 
 export interface DevProvider {
@@ -124,6 +126,7 @@ export async function startDevProvider(options: DevProviderOptions): Promise<Dev
       httpPostMethods: options.httpPostMethods,
       signingKey: options.signingKey,
       identityClaimsInUserinfoOnly: options.identityClaimsInUserinfoOnly,
+      dpopNonces: options.dpopNonces,
     });
 
     const app = express();

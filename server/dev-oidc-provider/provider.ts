@@ -44,6 +44,8 @@ export interface CreateProviderOptions {
   signingKey?: JWK;
   /** Identity claims only in userinfo (oidc-provider's conforming default), not in the ID token. */
   identityClaimsInUserinfoOnly?: boolean;
+  /** DPoP (RFC 9449; always accepted): also require a server nonce in every proof (`use_dpop_nonce` challenges). Default off. */
+  dpopNonces?: boolean;
 }
 
 /** A fresh RSA-2048 private signing JWK (RS256). Tokens do not survive a restart. */
@@ -135,6 +137,7 @@ export function createProvider({
   httpPostMethods = false,
   signingKey,
   identityClaimsInUserinfoOnly = false,
+  dpopNonces = false,
 }: CreateProviderOptions): Provider {
   const configuration: Configuration = {
     clients: [
@@ -175,6 +178,9 @@ export function createProvider({
     conformIdTokenClaims: identityClaimsInUserinfoOnly,
     features: {
       backchannelLogout: { enabled: true },
+      // DPoP proofs are accepted (and bind the tokens) whenever a client sends them; with dpopNonces
+      // every proof must carry a nonce the provider issued (it answers `use_dpop_nonce` with one).
+      dPoP: dpopNonces ? { enabled: true, nonceSecret: randomBytes(32), requireNonce: () => true } : { enabled: true },
       devInteractions: { enabled: false },
       rpInitiatedLogout: {
         enabled: rpInitiatedLogout,
@@ -237,7 +243,8 @@ export function createProvider({
   for (const event of ERROR_EVENTS) {
     emitter.on(event, (ctx: KoaContextWithOIDC, err: unknown) => {
       const e = err instanceof errors.OIDCProviderError ? err : undefined;
-      const what = e ? `${e.error}${e.error_description ? ` (${e.error_description})` : ""}` : String(err);
+      const detail = e?.error_detail ? `: ${e.error_detail}` : ""; // what a generic description hides
+      const what = e ? `${e.error}${e.error_description ? ` (${e.error_description}${detail})` : ""}` : String(err);
       log(`[dev-oidc] ${event} on ${ctx.method} ${ctx.path}: ${what}`);
     });
   }

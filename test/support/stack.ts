@@ -154,6 +154,8 @@ export interface TestProviderOptions {
   rawBasicCredentials?: boolean;
   laxEndSessionPost?: boolean;
   identityClaimsInUserinfoOnly?: boolean;
+  /** Require a nonce in every DPoP proof. */
+  dpopNonces?: boolean;
   /** The issuer to announce (a proxy in front of it). */
   issuer?: string;
   /** Its port; default a free one. */
@@ -170,6 +172,7 @@ export function startTestProvider(appUrl: string, options: TestProviderOptions =
     rawBasicCredentials: options.rawBasicCredentials,
     laxEndSessionPost: options.laxEndSessionPost,
     identityClaimsInUserinfoOnly: options.identityClaimsInUserinfoOnly,
+    dpopNonces: options.dpopNonces,
     client: {
       clientId: CLIENT_ID,
       clientSecret: CLIENT_SECRET,

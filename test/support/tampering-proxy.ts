@@ -17,6 +17,7 @@ export async function startTamperingProxy(upstreamPort: number, port?: number) {
     failures: new Map<string, number>(),
     delays: new Map<string, number>(),
     holds: new Map<string, Promise<void>>(),
+    headerRewrites: new Map<string, (headers: http.IncomingHttpHeaders) => http.IncomingHttpHeaders>(),
   };
   const counts = new Map<string, number>();
   const lastUrls = new Map<string, string>();
@@ -47,7 +48,13 @@ export async function startTamperingProxy(upstreamPort: number, port?: number) {
   });
   function forward(req: http.IncomingMessage, res: http.ServerResponse) {
     const upstream = http.request(
-      { host: "127.0.0.1", port: upstreamPort, method: req.method, path: req.url, headers: req.headers },
+      {
+        host: "127.0.0.1",
+        port: upstreamPort,
+        method: req.method,
+        path: req.url,
+        headers: state.headerRewrites.get((req.url ?? "/").split("?")[0]!)?.({ ...req.headers }) ?? req.headers,
+      },
       (answer) => {
         const chunks: Buffer[] = [];
         answer.on("data", (c: Buffer) => chunks.push(c));
@@ -79,6 +86,11 @@ export async function startTamperingProxy(upstreamPort: number, port?: number) {
     tamperJson(path: string, fn: TokenResponseTamper | undefined) {
       if (fn) state.tampers.set(path, fn);
       else state.tampers.delete(path);
+    },
+    /** Rewrite the request headers sent upstream for one path, e.g. a DPoP proof (undefined: stop). */
+    rewriteHeaders(path: string, fn: ((headers: http.IncomingHttpHeaders) => http.IncomingHttpHeaders) | undefined) {
+      if (fn) state.headerRewrites.set(path, fn);
+      else state.headerRewrites.delete(path);
     },
     /** Hold requests for this path this long (a slow provider); 0 to stop. */
     delay(path: string, ms: number) {
