@@ -5,6 +5,8 @@
  * of each code is decided at the edge (app/web/http-errors.server.ts).
  */
 import * as client from "openid-client";
+import { IdTokenSignatureError } from "./id-token-signature.server.ts";
+import { JwksUnavailableError } from "./provider-keys.server.ts";
 import {
   isClientAuthenticationRefused,
   isProviderOutage,
@@ -87,7 +89,16 @@ const statusOf = (error: client.ClientError) =>
  */
 export function toSignInError(error: unknown): unknown {
   if (error instanceof SignInError) return error;
-  if (error instanceof ProviderUnavailableError || isProviderOutage(error)) {
+  if (error instanceof IdTokenSignatureError) {
+    if (error.code === "no_jwks_uri") {
+      const message = `Sign-in is not set up correctly: ${error.message}. An administrator needs to check the provider's settings.`;
+      return new SignInError("provider_misconfigured", message, { cause: error });
+    }
+    return new SignInError("invalid_response", `The provider's response failed validation: ${error.message}.`, {
+      cause: error,
+    });
+  }
+  if (error instanceof ProviderUnavailableError || error instanceof JwksUnavailableError || isProviderOutage(error)) {
     return new SignInError("provider_unavailable", UNAVAILABLE, { cause: error });
   }
   if (error instanceof ProviderMisconfiguredError) {

@@ -22,6 +22,7 @@ import {
   saveSession,
   sessionsLiveOnServer,
 } from "../session/session.server.ts";
+import { verifyIdTokenSignature } from "./id-token-signature.server.ts";
 import { withClientAuthentication } from "./provider.server.ts";
 
 /** Well past openid-client's 10 s request timeout (provider.server.ts), so the lock outlives the refresh it guards. */
@@ -77,7 +78,11 @@ async function refreshOnce(session: AppSession): Promise<AppSession | null> {
     }
     let tokens: client.TokenEndpointResponse;
     try {
-      tokens = await withClientAuthentication((config) => client.refreshTokenGrant(config, refreshToken));
+      tokens = await withClientAuthentication(async (config) => {
+        const refreshed = await client.refreshTokenGrant(config, refreshToken);
+        if (refreshed.id_token) await verifyIdTokenSignature(refreshed.id_token, config.serverMetadata());
+        return refreshed;
+      });
     } catch (error) {
       if (error instanceof client.ResponseBodyError && error.error === "invalid_grant") {
         logger.warn(`[refresh] the provider refused the refresh token (${error.error}): ending the session`);

@@ -83,6 +83,7 @@ const schema = z.object({
   OIDC_POST_LOGOUT_REDIRECT_URI: optionalUrl,
   OIDC_END_SESSION_URL: optionalUrl,
   OIDC_END_SESSION_METHOD: z.enum(["get", "post"]).default("get"),
+  OIDC_JWKS_MAX_AGE: z.coerce.number().int().min(1).max(86_400).default(600),
   OIDC_LOGOUT_HINT_CLAIM: z
     .string()
     .trim()
@@ -182,6 +183,8 @@ export interface Env {
     logoutHintClaim: string | undefined;
     /** When to fetch userinfo at sign-in. */
     userinfo: "auto" | "always" | "never";
+    /** The longest the provider's key set is used before it is fetched again, in seconds (docs/decisions/020-provider-key-rotation-and-jwks-refresh.md). */
+    jwksMaxAge: number;
   };
 }
 
@@ -326,6 +329,7 @@ export function parseEnv(source: Record<string, string | undefined>, generateSec
       endSessionMethod: v.OIDC_END_SESSION_METHOD,
       logoutHintClaim: v.OIDC_LOGOUT_HINT_CLAIM,
       userinfo: v.OIDC_USERINFO,
+      jwksMaxAge: v.OIDC_JWKS_MAX_AGE,
     },
   };
 }
