@@ -280,4 +280,23 @@ describe("a signing-key rotation at the provider, the app running throughout", (
     expect(forged.page.html).toContain("signature (without a kid) does not verify");
     await expectHarmless({ redis, app }, forged.before, forged.page.html, forged.tokens);
   });
+
+  it("a rotation while the provider's key set cannot be fetched: the sign-in fails as provider_unavailable (503) and leaves nothing; once the keys are back it works", async () => {
+    const fourthKey: JWK = { ...generateSigningKey(), kid: "key-4" };
+    provider.setSigningKeys([fourthKey, thirdKey]);
+    proxy.fail("/jwks", 503);
+    try {
+      const result = await signInWithIdToken((idToken) => idToken);
+      expect(result.page.status).toBe(503);
+      expect(result.page.html).toContain('data-code="provider_unavailable"');
+      expect(result.page.hops.at(-1)!.setCookies).toEqual([]);
+      await expectHarmless({ redis, app }, result.before, result.page.html, result.tokens);
+      const line = logLines(app).find((l) => l.code === "jwks_unavailable" || /could not be fetched/.test(l.msg));
+      expect(line?.msg ?? app.stdout().slice(-2000)).toMatch(/HTTP 503/);
+    } finally {
+      proxy.fail("/jwks", 0);
+    }
+    await sleep(5_500); // the app waits 5 s after a failed fetch before the next
+    expect((await signedIn()).kid).toBe("key-4");
+  });
 });
