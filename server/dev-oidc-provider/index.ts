@@ -62,8 +62,6 @@ export interface DevProviderOptions {
 export interface DevProvider {
   /** e.g. "http://127.0.0.1:4000" — no trailing slash; equal to the issuer in the discovery document. */
   issuer: string;
-  /** The published keys (public parts), the signing one first. */
-  signingKeys(): JWK[];
   /**
    * Signing-key rotation, for tests (no HTTP endpoint reaches it): from the
    * next request on, the first of `keys` (private JWKs, each with its own
@@ -81,12 +79,6 @@ export { generateSigningKey } from "./provider.ts";
 export { DEMO_USERS } from "./accounts.ts"; // [{ username, password, name, groupCount }] for README / tests
 
 const HOST = "127.0.0.1";
-
-/** A JWK without its private members. */
-function publicPart(jwk: JWK): JWK {
-  const { d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, ...rest } = jwk as JWK & Record<string, unknown>;
-  return rest as JWK;
-}
 
 function listen(server: http.Server, port: number): Promise<AddressInfo> {
   return new Promise((resolve, reject) => {
@@ -141,7 +133,6 @@ export async function startDevProvider(options: DevProviderOptions): Promise<Dev
   // one): its storage and cookie keys, so sessions and grants carry over.
   const adapter = createMemoryAdapter();
   const cookieKeys = [randomBytes(32).toString("base64url")];
-  let currentKeys: JWK[] = [options.signingKey ?? generateSigningKey()];
 
   const build = (signingKeys: JWK[]): express.Express => {
     const provider = createProvider({
@@ -179,7 +170,7 @@ export async function startDevProvider(options: DevProviderOptions): Promise<Dev
   };
 
   try {
-    handler = build(currentKeys);
+    handler = build([options.signingKey ?? generateSigningKey()]);
   } catch (err) {
     await closeServer(server);
     throw err;
@@ -188,7 +179,6 @@ export async function startDevProvider(options: DevProviderOptions): Promise<Dev
   let closing: Promise<void> | undefined;
   return {
     issuer,
-    signingKeys: () => currentKeys.map(publicPart),
     setSigningKeys(keys: JWK[]) {
       if (keys.length === 0) throw new RangeError("dev OpenID provider: at least one signing key is needed");
       const kids = keys.map((key) => key.kid);
@@ -196,7 +186,6 @@ export async function startDevProvider(options: DevProviderOptions): Promise<Dev
         throw new RangeError("dev OpenID provider: each signing key needs a kid of its own");
       }
       handler = build(keys); // throws (and changes nothing) if oidc-provider refuses a key
-      currentKeys = [...keys];
       log(`[dev-oidc] signing keys now ${kids.join(", ")} (${kids[0]} signs)`);
     },
     close() {
