@@ -18,6 +18,7 @@ import {
   withClientAuthentication,
 } from "../oidc/provider.server.ts";
 import { safeRedirectPath } from "../oidc/safe-redirect.ts";
+import { signingKeyStillPublished } from "../oidc/id-token-signature.server.ts";
 import { SignInError } from "../oidc/sign-in-errors.server.ts";
 import { ensureFreshTokens } from "../oidc/token-refresh.server.ts";
 import { getEnv } from "../platform/env.server.ts";
@@ -205,10 +206,16 @@ export async function logout(request: Request) {
   let endSession: EndSession | { kind: "provider-unreachable" };
   try {
     const { oidc } = getEnv();
-    const endpoint = oidc.endSessionUrl ?? (await getOidcConfig()).serverMetadata().end_session_endpoint;
+    // With OIDC_END_SESSION_URL, discovery is needed only to check the hint's key (not to log out).
+    const config = await getOidcConfig().catch((error: unknown) => {
+      if (oidc.endSessionUrl) return undefined;
+      throw error;
+    });
+    const metadata: { end_session_endpoint?: string; jwks_uri?: string } = config?.serverMetadata() ?? {};
+    const endpoint = oidc.endSessionUrl ?? metadata.end_session_endpoint;
     endSession = buildEndSession({
       endpoint,
-      idToken: (await readTokens(session)).idToken,
+      idToken: await idTokenHint(session, metadata),
       clientId: oidc.clientId,
       postLogoutRedirectUri: oidc.postLogoutRedirectUri,
       method: oidc.endSessionMethod,
@@ -232,6 +239,21 @@ export async function logout(request: Request) {
     return data({ endSession: { action: endSession.url.href, fields: endSession.fields } }, { headers });
   }
   return redirect(endSession.url.href, { headers });
+}
+
+/**
+ * The stored ID token, to send as `id_token_hint`; none when its signing key
+ * is no longer published (the provider rotated it out and would refuse the
+ * hint): `client_id` then names the client, and the provider asks the person
+ * to confirm (docs/decisions/020-provider-key-rotation-and-jwks-refresh.md).
+ */
+async function idTokenHint(session: Parameters<typeof readTokens>[0], metadata: { jwks_uri?: string }) {
+  const idToken = (await readTokens(session)).idToken;
+  if (!idToken || (await signingKeyStillPublished(idToken, metadata))) return idToken;
+  logger.info(
+    "[logout] the provider no longer publishes the key that signed this session's ID token: the end-session request goes without id_token_hint",
+  );
+  return undefined;
 }
 
 /** Where a GET of /login goes when the person is already signed in. */

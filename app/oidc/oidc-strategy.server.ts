@@ -20,6 +20,7 @@ import type { OidcFlow } from "../session/session-data.ts";
 import { dpopHandle, newDPoPKey, openFlowKey, sealFlowKey, type DPoPKey } from "./dpop.server.ts";
 import { safeRedirectPath } from "./safe-redirect.ts";
 import { logger } from "../platform/logger.server.ts";
+import { verifyIdTokenSignature } from "./id-token-signature.server.ts";
 import { SignInError, toSignInError } from "./sign-in-errors.server.ts";
 
 export interface FlowStore {
@@ -142,6 +143,8 @@ export class OidcStrategy<User> extends Strategy<User, OidcVerifyParams> {
           dpopKey && { DPoP: dpopHandle(configuration, dpopKey) },
         ),
       );
+      // openid-client has checked the ID token's claims and alg; its signature is checked here, with the keys back-channel logout uses.
+      await verifyIdTokenSignature(tokens.id_token!, config.serverMetadata());
     } catch (error) {
       throw toSignInError(error);
     }

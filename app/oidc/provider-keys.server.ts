@@ -1,15 +1,20 @@
 /**
- * The provider's public signing keys, for the tokens this app verifies itself
- * (logout tokens; openid-client keeps its own for ID tokens): jose's remote
- * key set (`createRemoteJWKSet`) over the `jwks_uri` of discovery, one per
- * process, with its fetch made strict so that a failure says what it was.
+ * The provider's public signing keys, for every token this app verifies: ID
+ * tokens (app/oidc/id-token-signature.server.ts) and logout tokens share one
+ * jose remote key set (`createRemoteJWKSet`) over the `jwks_uri` of
+ * discovery, one per process, with its fetch made strict so that a failure
+ * says what it was (docs/decisions/020-provider-key-rotation-and-jwks-refresh.md).
  *
  * How often the key set is fetched, whatever the tokens ask for:
- * - once when first needed, and again when the keys are older than 10 minutes;
+ * - once when first needed, and again on the first use after the keys are
+ *   older than OIDC_JWKS_MAX_AGE (default 10 minutes): a key the provider has
+ *   removed verifies here at most that long;
  * - for a `kid` (or an alg) no cached key matches, again only when the last
  *   successful fetch is more than 30 s old (jose's cooldown): a token whose
  *   key is still unknown after that refresh is refused, and a flood of
  *   unknown `kid`s costs at most one fetch per 30 s;
+ * - an ID token (straight from the token endpoint) with a `kid` no cached key
+ *   matches fetches them again whatever the cooldown (id-token-signature.server.ts);
  * - never within 5 s of a failed fetch (jose alone would retry a failure at
  *   once, for every token): those tokens get `JwksUnavailableError` at once.
  *
@@ -20,6 +25,7 @@
  */
 import { remember } from "@epic-web/remember";
 import { createRemoteJWKSet, customFetch, type RemoteJWKSet } from "jose";
+import { getEnv } from "../platform/env.server.ts";
 
 /** After a successful fetch, how long an unknown `kid` waits before it may cause another (jose's default, stated here). */
 export const JWKS_COOLDOWN_MS = 30_000;
@@ -107,6 +113,7 @@ function createProviderKeys(uri: string): ProviderKeys {
 
   const resolve = createRemoteJWKSet(new URL(uri), {
     cooldownDuration: JWKS_COOLDOWN_MS,
+    cacheMaxAge: getEnv().oidc.jwksMaxAge * 1000,
     timeoutDuration: JWKS_TIMEOUT_MS,
     [customFetch]: fetchKeySet,
   });

@@ -80,7 +80,8 @@ function configurationFor(metadata: client.ServerMetadata, method: TokenAuthMeth
       ? client.ClientSecretPost(oidc.clientSecret)
       : client.ClientSecretBasic(oidc.clientSecret);
   const config = new client.Configuration(metadata, oidc.clientId, { client_secret: oidc.clientSecret }, auth);
-  client.enableNonRepudiationChecks(config); // verify ID token signatures against the provider's JWKS
+  // ID token signatures are verified by app/oidc/id-token-signature.server.ts (after openid-client's
+  // other checks), with the key cache back-channel logout shares: not with enableNonRepudiationChecks.
   if (oidc.allowInsecureIssuer) client.allowInsecureRequests(config);
   config.timeout = 10;
   return config;

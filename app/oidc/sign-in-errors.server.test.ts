@@ -1,5 +1,7 @@
 import * as client from "openid-client";
 import { describe, expect, it } from "vitest";
+import { IdTokenSignatureError } from "./id-token-signature.server.ts";
+import { JwksUnavailableError } from "./provider-keys.server.ts";
 import { ProviderMisconfiguredError, ProviderUnavailableError } from "./provider.server.ts";
 import { SignInError, toSignInError } from "./sign-in-errors.server.ts";
 
@@ -11,6 +13,20 @@ const bodyError = (error: string, status: number) =>
 const issuer = new URL("https://idp.example");
 
 describe("toSignInError", () => {
+  it("refuses an ID token whose signature no published key verifies as invalid_response, naming why; no jwks_uri is a configuration problem", () => {
+    const unknown = toSignInError(
+      new IdTokenSignatureError("unknown_key", 'no key the provider publishes verifies RS256 ID tokens with kid "k"'),
+    );
+    expect(codeOf(unknown)).toBe("invalid_response");
+    expect((unknown as Error).message).toContain('with kid "k"');
+    expect(codeOf(toSignInError(new IdTokenSignatureError("bad_signature", "does not verify")))).toBe(
+      "invalid_response",
+    );
+    expect(codeOf(toSignInError(new IdTokenSignatureError("no_jwks_uri", "no jwks_uri")))).toBe(
+      "provider_misconfigured",
+    );
+  });
+
   it("reports an unreachable, slow or failing provider as provider_unavailable", () => {
     const refused = new TypeError("fetch failed", {
       cause: Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" }),
@@ -22,6 +38,9 @@ describe("toSignInError", () => {
       clientError("OAUTH_RESPONSE_IS_NOT_CONFORM", new Response("slow down", { status: 429 })),
       bodyError("temporarily_unavailable", 503),
       new ProviderUnavailableError(issuer, new Error("down")),
+      new JwksUnavailableError(
+        "the provider's keys (https://idp.example/jwks) could not be fetched: it answered HTTP 503",
+      ),
     ]) {
       expect(codeOf(toSignInError(error)), String(error)).toBe("provider_unavailable");
     }

@@ -5,6 +5,8 @@
  * of each code is decided at the edge (app/web/http-errors.server.ts).
  */
 import * as client from "openid-client";
+import { IdTokenSignatureError } from "./id-token-signature.server.ts";
+import { JwksUnavailableError } from "./provider-keys.server.ts";
 import {
   isClientAuthenticationRefused,
   isProviderOutage,
@@ -65,9 +67,13 @@ const CHECK_FAILED = new Set([
   // An ID token with an algorithm this app does not accept (alg: none, HS256 with a public key…).
   "OAUTH_UNSUPPORTED_OPERATION",
 ]);
-/** Whether openid-client refused a response for breaking one of those rules (an ID token's signature, claims or algorithm…). */
+/**
+ * Whether a response was refused for breaking one of those rules (an ID token's claims or algorithm, by
+ * openid-client; its signature, by id-token-signature.server.ts), rather than for the provider's configuration.
+ */
 export const failedACheck = (error: unknown) =>
-  error instanceof client.ClientError && !!error.code && CHECK_FAILED.has(error.code);
+  (error instanceof client.ClientError && !!error.code && CHECK_FAILED.has(error.code)) ||
+  (error instanceof IdTokenSignatureError && error.code !== "no_jwks_uri");
 
 /** Codes that mean the answer is not OAuth at all. */
 const NOT_OAUTH = new Set(["OAUTH_RESPONSE_IS_NOT_CONFORM", "OAUTH_RESPONSE_IS_NOT_JSON", "OAUTH_PARSE_ERROR"]);
@@ -91,7 +97,16 @@ const statusOf = (error: client.ClientError) =>
  */
 export function toSignInError(error: unknown): unknown {
   if (error instanceof SignInError) return error;
-  if (error instanceof ProviderUnavailableError || isProviderOutage(error)) {
+  if (error instanceof IdTokenSignatureError) {
+    if (error.code === "no_jwks_uri") {
+      const message = `Sign-in is not set up correctly: ${error.message}. An administrator needs to check the provider's settings.`;
+      return new SignInError("provider_misconfigured", message, { cause: error });
+    }
+    return new SignInError("invalid_response", `The provider's response failed validation: ${error.message}.`, {
+      cause: error,
+    });
+  }
+  if (error instanceof ProviderUnavailableError || error instanceof JwksUnavailableError || isProviderOutage(error)) {
     return new SignInError("provider_unavailable", UNAVAILABLE, { cause: error });
   }
   if (error instanceof ProviderMisconfiguredError) {

@@ -31,6 +31,7 @@ import {
   sessionsLiveOnServer,
 } from "../session/session.server.ts";
 import { dpopHandle, importDPoPKey, tokenTypeName, type DPoPKey } from "./dpop.server.ts";
+import { verifyIdTokenSignature } from "./id-token-signature.server.ts";
 import { withClientAuthentication } from "./provider.server.ts";
 import { decodeIdTokenClaims, refreshedIdTokenProblem } from "./refreshed-id-token.ts";
 import { failedACheck } from "./sign-in-errors.server.ts";
@@ -108,9 +109,16 @@ async function refreshOnce(session: AppSession): Promise<AppSession | null> {
     }
     let tokens: client.TokenEndpointResponse & client.TokenEndpointResponseHelpers;
     try {
-      tokens = await withClientAuthentication((config) =>
-        client.refreshTokenGrant(config, refreshToken, undefined, dpopKey && { DPoP: dpopHandle(config, dpopKey) }),
-      );
+      tokens = await withClientAuthentication(async (config) => {
+        const refreshed = await client.refreshTokenGrant(
+          config,
+          refreshToken,
+          undefined,
+          dpopKey && { DPoP: dpopHandle(config, dpopKey) },
+        );
+        if (refreshed.id_token) await verifyIdTokenSignature(refreshed.id_token, config.serverMetadata());
+        return refreshed;
+      });
     } catch (error) {
       if (error instanceof client.ResponseBodyError && REFUSALS.has(error.error)) {
         return endRefusedSession(current, `the provider refused the refresh token (${error.error})`);

@@ -83,6 +83,7 @@ const schema = z.object({
   OIDC_POST_LOGOUT_REDIRECT_URI: optionalUrl,
   OIDC_END_SESSION_URL: optionalUrl,
   OIDC_END_SESSION_METHOD: z.enum(["get", "post"]).default("get"),
+  OIDC_JWKS_MAX_AGE: z.coerce.number().int().min(1).max(86_400).default(600),
   OIDC_LOGOUT_HINT_CLAIM: z
     .string()
     .trim()
@@ -185,6 +186,8 @@ export interface Env {
     userinfo: "auto" | "always" | "never";
     /** DPoP (RFC 9449): tokens bound to a key pair per session (docs/decisions/019-dpop.md). */
     dpop: boolean;
+    /** The longest the provider's key set is used before it is fetched again, in seconds (docs/decisions/020-provider-key-rotation-and-jwks-refresh.md). */
+    jwksMaxAge: number;
   };
 }
 
@@ -333,6 +336,7 @@ export function parseEnv(source: Record<string, string | undefined>, generateSec
       logoutHintClaim: v.OIDC_LOGOUT_HINT_CLAIM,
       userinfo: v.OIDC_USERINFO,
       dpop: v.OIDC_DPOP === "on",
+      jwksMaxAge: v.OIDC_JWKS_MAX_AGE,
     },
   };
 }

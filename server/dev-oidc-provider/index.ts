@@ -9,12 +9,15 @@
  * built with issuer `http://127.0.0.1:<port>` and the Express app is attached
  * as the request handler.
  */
+import { randomBytes } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import express from "express";
 import { interactionRouter } from "./interactions.ts";
 import { laxEndSessionPost, refuseEncodedBasicCredentials } from "./provider-quirks.ts";
-import { createProvider } from "./provider.ts";
+import type { JWK } from "oidc-provider";
+import { createMemoryAdapter } from "./memory-adapter.ts";
+import { createProvider, generateSigningKey } from "./provider.ts";
 import { errorPage } from "./views.ts";
 
 export interface DevProviderOptions {
@@ -61,9 +64,20 @@ export interface DevProviderOptions {
 export interface DevProvider {
   /** e.g. "http://127.0.0.1:4000" — no trailing slash; equal to the issuer in the discovery document. */
   issuer: string;
+  /**
+   * Signing-key rotation, for tests (no HTTP endpoint reaches it): from the
+   * next request on, the first of `keys` (private JWKs, each with its own
+   * `kid`) signs ID tokens and logout tokens and all of them are published at
+   * `jwks_uri`. Sessions, grants, codes and sign-ins in progress are kept (a
+   * new Provider is built over the same storage and cookie keys); the process
+   * keeps running. Rotate by adding the new key first (`[next, current]`),
+   * then retire the old one (`[next]`).
+   */
+  setSigningKeys(keys: JWK[]): void;
   close(): Promise<void>;
 }
 
+export { generateSigningKey } from "./provider.ts";
 export { DEMO_USERS } from "./accounts.ts"; // [{ username, password, name, groupCount }] for README / tests
 
 const HOST = "127.0.0.1";
@@ -117,14 +131,21 @@ export async function startDevProvider(options: DevProviderOptions): Promise<Dev
   const address = await listen(server, options.port);
   const issuer = options.issuer ?? `http://${HOST}:${address.port}`;
 
-  try {
+  // Shared by every Provider this process builds (a key rotation builds a new
+  // one): its storage and cookie keys, so sessions and grants carry over.
+  const adapter = createMemoryAdapter();
+  const cookieKeys = [randomBytes(32).toString("base64url")];
+
+  const build = (signingKeys: JWK[]): express.Express => {
     const provider = createProvider({
       issuer,
       client: options.client,
       log,
       rpInitiatedLogout: options.rpInitiatedLogout,
       httpPostMethods: options.httpPostMethods,
-      signingKey: options.signingKey,
+      signingKeys,
+      adapter,
+      cookieKeys,
       identityClaimsInUserinfoOnly: options.identityClaimsInUserinfoOnly,
       dpopNonces: options.dpopNonces,
     });
@@ -148,8 +169,11 @@ export async function startDevProvider(options: DevProviderOptions): Promise<Dev
         .type("html")
         .send(errorPage({ title: "Error", message: "Something went wrong in the development OpenID provider." }));
     });
+    return app;
+  };
 
-    handler = app;
+  try {
+    handler = build([options.signingKey ?? generateSigningKey()]);
   } catch (err) {
     await closeServer(server);
     throw err;
@@ -158,6 +182,15 @@ export async function startDevProvider(options: DevProviderOptions): Promise<Dev
   let closing: Promise<void> | undefined;
   return {
     issuer,
+    setSigningKeys(keys: JWK[]) {
+      if (keys.length === 0) throw new RangeError("dev OpenID provider: at least one signing key is needed");
+      const kids = keys.map((key) => key.kid);
+      if (kids.some((kid) => !kid) || new Set(kids).size !== kids.length) {
+        throw new RangeError("dev OpenID provider: each signing key needs a kid of its own");
+      }
+      handler = build(keys); // throws (and changes nothing) if oidc-provider refuses a key
+      log(`[dev-oidc] signing keys now ${kids.join(", ")} (${kids[0]} signs)`);
+    },
     close() {
       closing ??= closeServer(server);
       return closing;

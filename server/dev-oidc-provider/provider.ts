@@ -42,14 +42,24 @@ export interface CreateProviderOptions {
   httpPostMethods?: boolean;
   /** A private signing JWK to use instead of a fresh one (tests sign their own logout tokens with it). */
   signingKey?: JWK;
+  /**
+   * The whole key set instead (the first one signs, all are published): a key
+   * rotation builds a new Provider with these, the same `adapter` and the same
+   * `cookieKeys`, so that sessions, grants and sign-ins in progress carry over.
+   */
+  signingKeys?: JWK[];
+  /** Storage to share with a previous instance (key rotation); default a fresh one. */
+  adapter?: ReturnType<typeof createMemoryAdapter>;
+  /** Cookie signing keys to share with a previous instance (key rotation); default fresh ones. */
+  cookieKeys?: string[];
   /** Identity claims only in userinfo (oidc-provider's conforming default), not in the ID token. */
   identityClaimsInUserinfoOnly?: boolean;
   /** DPoP (RFC 9449; always accepted): also require a server nonce in every proof (`use_dpop_nonce` challenges). Default off. */
   dpopNonces?: boolean;
 }
 
-/** A fresh RSA-2048 private signing JWK (RS256). Tokens do not survive a restart. */
-function generateSigningKey(): JWK {
+/** A fresh RSA-2048 private signing JWK (RS256) with a kid of its own. Tokens do not survive a restart. */
+export function generateSigningKey(): JWK {
   const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
   const jwk = privateKey.export({ format: "jwk" });
   return {
@@ -136,6 +146,9 @@ export function createProvider({
   rpInitiatedLogout = true,
   httpPostMethods = false,
   signingKey,
+  signingKeys,
+  adapter,
+  cookieKeys,
   identityClaimsInUserinfoOnly = false,
   dpopNonces = false,
 }: CreateProviderOptions): Provider {
@@ -155,7 +168,7 @@ export function createProvider({
         token_endpoint_auth_method: client.tokenEndpointAuthMethod ?? "client_secret_basic",
       },
     ],
-    jwks: { keys: [signingKey ?? generateSigningKey()] },
+    jwks: { keys: signingKeys ?? [signingKey ?? generateSigningKey()] },
     // oidc-provider refuses outgoing requests to special-use addresses (SSRF protection),
     // loopback included; this development provider only ever calls apps on this machine
     // (back-channel logout), so its requests go out without that dispatcher.
@@ -164,7 +177,7 @@ export function createProvider({
       return globalThis.fetch(url, rest);
     },
     cookies: {
-      keys: [randomBytes(32).toString("base64url")],
+      keys: cookieKeys ?? [randomBytes(32).toString("base64url")],
       ...(httpPostMethods ? { long: { httpOnly: true, sameSite: "none" as const } } : {}),
     },
     enableHttpPostMethods: httpPostMethods,
@@ -210,7 +223,7 @@ export function createProvider({
         allowedPolicy: (_ctx, c, token) => token.clientId === c.clientId,
       },
     },
-    adapter: createMemoryAdapter(),
+    adapter: adapter ?? createMemoryAdapter(),
     loadExistingGrant,
     // Always issue a refresh token to a client allowed to use them, without
     // requiring the `offline_access` scope. (They still expire with the
