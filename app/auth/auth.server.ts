@@ -71,6 +71,7 @@ const authenticator = () =>
         flows: sessionFlowStore,
         userinfo: oidc.userinfo,
         identityClaims: identityClaims(oidc.scopes),
+        pushedAuthorization: oidc.par,
       },
       async ({ request, tokens, claims, userinfo, userinfoFailed, flow }) => {
         const now = Math.floor(Date.now() / 1000);

@@ -25,7 +25,11 @@ export interface DevProviderOptions {
     clientSecret: string;
     redirectUris: string[];
     postLogoutRedirectUris: string[];
-    tokenEndpointAuthMethod?: "client_secret_basic" | "client_secret_post"; // default client_secret_basic
+    tokenEndpointAuthMethod?: "client_secret_basic" | "client_secret_post" | "private_key_jwt"; // default client_secret_basic
+    /** private_key_jwt: where the provider fetches the client's public keys. */
+    jwksUri?: string;
+    /** private_key_jwt: the client's public keys inline (wins over jwksUri). */
+    jwks?: { keys: import("oidc-provider").JWK[] };
     /** Back-Channel Logout: where the provider POSTs logout tokens (sid included in ID tokens). */
     backchannelLogoutUri?: string;
   };
@@ -54,6 +58,8 @@ export interface DevProviderOptions {
   laxEndSessionPost?: boolean;
   /** Put the identity claims (name, email, groups…) only in userinfo, not in the ID token, as LemonLDAP::NG and Okta's org server do. */
   identityClaimsInUserinfoOnly?: boolean;
+  /** Offer pushed authorization requests (RFC 9126). Default true; false imitates a provider without them. */
+  pushedAuthorizationRequests?: boolean;
 }
 
 export interface DevProvider {
@@ -124,6 +130,7 @@ export async function startDevProvider(options: DevProviderOptions): Promise<Dev
       httpPostMethods: options.httpPostMethods,
       signingKey: options.signingKey,
       identityClaimsInUserinfoOnly: options.identityClaimsInUserinfoOnly,
+      pushedAuthorizationRequests: options.pushedAuthorizationRequests,
     });
 
     const app = express();

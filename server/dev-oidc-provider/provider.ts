@@ -22,7 +22,11 @@ export interface DevClientConfig {
   clientSecret: string;
   redirectUris: string[];
   postLogoutRedirectUris: string[];
-  tokenEndpointAuthMethod?: "client_secret_basic" | "client_secret_post";
+  tokenEndpointAuthMethod?: "client_secret_basic" | "client_secret_post" | "private_key_jwt";
+  /** private_key_jwt: where the provider fetches the client's public keys (the app's /auth/jwks.json). */
+  jwksUri?: string;
+  /** private_key_jwt: the client's public keys given inline instead (wins over jwksUri). */
+  jwks?: { keys: JWK[] };
   /** OpenID Connect Back-Channel Logout 1.0: where the provider POSTs logout tokens (with `sid` required). */
   backchannelLogoutUri?: string;
 }
@@ -44,6 +48,8 @@ export interface CreateProviderOptions {
   signingKey?: JWK;
   /** Identity claims only in userinfo (oidc-provider's conforming default), not in the ID token. */
   identityClaimsInUserinfoOnly?: boolean;
+  /** Pushed authorization requests (RFC 9126) at /request; off imitates a provider without them. Default on. */
+  pushedAuthorizationRequests?: boolean;
 }
 
 /** A fresh RSA-2048 private signing JWK (RS256). Tokens do not survive a restart. */
@@ -135,12 +141,15 @@ export function createProvider({
   httpPostMethods = false,
   signingKey,
   identityClaimsInUserinfoOnly = false,
+  pushedAuthorizationRequests = true,
 }: CreateProviderOptions): Provider {
+  const keyBased = client.tokenEndpointAuthMethod === "private_key_jwt";
   const configuration: Configuration = {
     clients: [
       {
         client_id: client.clientId,
-        client_secret: client.clientSecret,
+        ...(keyBased ? {} : { client_secret: client.clientSecret }),
+        ...(keyBased ? (client.jwks ? { jwks: client.jwks } : { jwks_uri: client.jwksUri }) : {}),
         client_name: "remix-redis-oidc (dev)",
         grant_types: ["authorization_code", "refresh_token"],
         response_types: ["code"],
@@ -175,6 +184,7 @@ export function createProvider({
     conformIdTokenClaims: identityClaimsInUserinfoOnly,
     features: {
       backchannelLogout: { enabled: true },
+      pushedAuthorizationRequests: { enabled: pushedAuthorizationRequests },
       devInteractions: { enabled: false },
       rpInitiatedLogout: {
         enabled: rpInitiatedLogout,
