@@ -24,6 +24,7 @@ export async function privateKeyJwt(key: ClientKey): Promise<client.ClientAuth> 
       // oauth4webapi names an Ed25519 key's algorithm "Ed25519" (RFC 9864); the published key says EdDSA, which every provider knows.
       [client.modifyAssertion]: (header) => {
         header.alg = key.alg;
+        Object.assign(header, key.thumbprints);
       },
     },
   );

@@ -55,6 +55,10 @@ describe("client keys (private_key_jwt)", () => {
     expect([oneLine.problems, oneLine.keys.length]).toEqual([[], 1]);
     const ps = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ format: "jwk" });
     expect(parseClientKeys(JSON.stringify({ ...ps, alg: "PS256" }), "X").keys[0]!.alg).toBe("PS256");
+    // A certificate thumbprint (Entra ID's certificate credentials) goes along into the header and the published key.
+    const x5t = "NjVBRjY5MDlCMUIwNzU4RTA2QzZFMDQ4QzQ2MDAyQjVDNjk1RTM2Qg";
+    const withCert = parseClientKeys(JSON.stringify({ ...ps, x5t }), "X").keys[0]!;
+    expect([withCert.thumbprints, withCert.publicJwk.x5t]).toEqual([{ x5t }, x5t]);
   });
 
   it("refuses, naming the variable: a public key, a certificate-less garbage, a short RSA key, an alg that does not fit, a kid twice", () => {

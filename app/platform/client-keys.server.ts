@@ -22,6 +22,11 @@ export interface ClientKey {
   privateJwk: JsonWebKey;
   /** What /auth/jwks.json publishes: public members only, with kid, alg and use. */
   publicJwk: PublicJwk;
+  /**
+   * A JWK's certificate thumbprints (`x5t`, `x5t#S256`), sent in each assertion's header: Entra ID finds a
+   * certificate credential by them, not by kid.
+   */
+  thumbprints: { x5t?: string; "x5t#S256"?: string };
 }
 
 export interface PublicJwk {
@@ -34,6 +39,8 @@ export interface PublicJwk {
   crv?: string;
   x?: string;
   y?: string;
+  x5t?: string;
+  "x5t#S256"?: string;
 }
 
 /** The members of a public key per key type (RFC 7638 §3.2: also the members of the thumbprint). */
@@ -61,6 +68,7 @@ interface Candidate {
   label: string;
   read: () => KeyObject;
   kid?: unknown;
+  thumbprints?: Record<string, unknown>;
   alg?: unknown;
   isPublic: boolean;
 }
@@ -87,6 +95,7 @@ function candidatesOf(text: string, name: string, problems: string[]): Candidate
         read: () => createPrivateKey({ key, format: "jwk" }),
         kid: key.kid,
         alg: key.alg,
+        thumbprints: { x5t: key.x5t, "x5t#S256": key["x5t#S256"] },
         isPublic: typeof key === "object" && key.kty !== "oct" && !("d" in key),
       };
     });
@@ -174,12 +183,22 @@ function checked(candidate: Candidate, problems: string[]): ClientKey | undefine
     problems.push(`${label}: kid must be a string of 1 to 128 printable characters`);
     return undefined;
   }
+  const thumbprints: ClientKey["thumbprints"] = {};
+  for (const [name, value] of Object.entries(candidate.thumbprints ?? {})) {
+    if (value === undefined) continue;
+    if (typeof value !== "string" || !/^[A-Za-z0-9_-]{20,64}$/.test(value)) {
+      problems.push(`${label}: ${name} must be a base64url certificate thumbprint`);
+      return undefined;
+    }
+    thumbprints[name as keyof ClientKey["thumbprints"]] = value;
+  }
   const members = PUBLIC_MEMBERS[publicJwk.kty ?? ""] ?? [];
   const published = Object.fromEntries(members.map((m) => [m, (publicJwk as Record<string, unknown>)[m]]));
   return {
     kid,
     alg: alg as ClientKeyAlg,
     privateJwk: privateKey.export({ format: "jwk" }),
-    publicJwk: { ...(published as { kty: string }), kid, alg: alg as ClientKeyAlg, use: "sig" },
+    publicJwk: { ...(published as { kty: string }), kid, alg: alg as ClientKeyAlg, use: "sig", ...thumbprints },
+    thumbprints,
   };
 }
