@@ -21,7 +21,7 @@ import {
 } from "./support/flows.ts";
 import { freePort } from "./support/ports.ts";
 import { sessionKey, sessionKeys } from "./support/redis-keys.ts";
-import { startApp, startStack, startTestProvider, startTestRedis, type Stack } from "./support/stack.ts";
+import { startApp, startStack, startTestProvider, startTestRedis, type App, type Stack } from "./support/stack.ts";
 import { startTamperingProxy } from "./support/tampering-proxy.ts";
 
 const ecPem = () =>
@@ -75,6 +75,17 @@ const jwksOf = async (appUrl: string) => {
   return { response, body: (await response.json()) as { keys: Array<Record<string, unknown>> } };
 };
 
+/** How many times this app process was asked for its key set (by the provider). */
+const jwksFetches = (app: App) => logLines(app).filter((l) => l.req?.path === "/auth/jwks.json").length;
+
+/** A sign-in that ends on the app's error page: its status and code. */
+async function failedSignIn(appUrl: string) {
+  const browser = new Browser();
+  const page = await submitLogin(browser, await startSignIn(browser, appUrl), "alice", "alice-password");
+  expect(page.html).not.toMatch(/\bat .*\.(ts|js):\d+/);
+  return [page.status, /data-code="([a-z_]+)"/.exec(page.html)?.[1]];
+}
+
 /** The whole sign-in, landed on the account page; the browser holds the session. */
 async function signedIn(appUrl: string, username = "alice") {
   const browser = new Browser();
@@ -109,7 +120,7 @@ describe("private_key_jwt through the development provider", () => {
       .at(-1)!;
     expect(tokenRequest.headers.authorization).toBeUndefined();
     // The provider learned the key from the app's key set.
-    expect(logLines(stack.app).filter((l) => l.req?.path === "/auth/jwks.json").length).toBeGreaterThanOrEqual(1);
+    expect(jwksFetches(stack.app)).toBe(1);
 
     const cookie = browser.cookie(stack.app.url, SESSION_COOKIE)!;
     const logout = await postLogout(browser, stack.app.url);
@@ -145,6 +156,10 @@ describe("private_key_jwt through the development provider", () => {
       const before = await signedIn(stack.app.url, "erin"); // signed in under the old key
       const beforeCookie = before.cookie(stack.app.url, SESSION_COOKIE)!;
 
+      // Why the first step: the new key signing at once is refused while the provider still holds the set it fetched.
+      await stack.restartApp(set(newKey, oldKey));
+      expect(await failedSignIn(stack.app.url)).toEqual([500, "client_authentication_failed"]);
+
       // 1. The new key published second: the old one still signs.
       await stack.restartApp(set(oldKey, newKey));
       let { body } = await jwksOf(stack.app.url);
@@ -163,6 +178,8 @@ describe("private_key_jwt through the development provider", () => {
       stack.proxy.resetCounts();
       await signedIn(stack.app.url);
       expect(stack.proxy.count("/token")).toBe(1);
+      // The provider's cached set had gone stale: the unknown kid made it fetch the set again, and it found the key.
+      expect(jwksFetches(stack.app)).toBe(2); // this test's, above, and the provider's
 
       // 3. The old key removed.
       await stack.restartApp(set(newKey));
