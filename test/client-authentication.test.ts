@@ -56,9 +56,9 @@ async function startKeyStack(keys: string) {
     redis,
     proxy,
     app: await startApp({ ...env, ...keyEnv(keys) }, appPort),
-    async restartApp(keys: string) {
+    async restartApp(keys: string, more: Record<string, string> = {}) {
       await stack.app.stop();
-      stack.app = await startApp({ ...env, ...keyEnv(keys) }, appPort);
+      stack.app = await startApp({ ...env, ...keyEnv(keys), ...more }, appPort);
     },
     async stop() {
       await stack.app.stop();
@@ -194,6 +194,20 @@ describe("private_key_jwt through the development provider", () => {
       expect(await stack.redis.client.exists(sessionKey(beforeCookie))).toBe(0);
     },
   );
+
+  it("refreshes tokens with a client assertion too", async () => {
+    // A margin longer than the provider's 600 s access tokens: the first page after sign-in refreshes.
+    await stack.restartApp(set(newKey), { TOKEN_REFRESH_MARGIN: "3600" });
+    stack.proxy.resetCounts();
+    const browser = await signedIn(stack.app.url);
+    expect(stack.proxy.count("/token")).toBe(2); // the code exchange, then the refresh on /account
+    const tokenRequests = stack.proxy
+      .received()
+      .filter((r) => r.path === "/token")
+      .slice(-2);
+    expect(tokenRequests.map((r) => r.headers.authorization)).toEqual([undefined, undefined]);
+    expect(browser.cookie(stack.app.url, SESSION_COOKIE)).toBeTruthy();
+  });
 });
 
 describe("a key the provider does not know", () => {
