@@ -20,7 +20,8 @@ export function serveClientJwks(keys: readonly ClientKey[]): RequestHandler {
     res
       .status(200)
       .set({
-        "Content-Type": "application/jwk-set+json",
+        // application/json rather than RFC 7517's application/jwk-set+json: what providers publish their own sets as, and what any fetcher expects.
+        "Content-Type": "application/json",
         "Cache-Control": `public, max-age=${CLIENT_JWKS_MAX_AGE}`,
         "Access-Control-Allow-Origin": "*",
       })

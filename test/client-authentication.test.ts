@@ -135,7 +135,7 @@ describe("private_key_jwt through the development provider", () => {
   it("publishes the public keys only, with kid, alg and use, cacheable for a minute", async () => {
     const { response, body } = await jwksOf(stack.app.url);
     expect(response.status).toBe(200);
-    expect(response.headers.get("Content-Type")).toMatch(/^application\/jwk-set\+json/);
+    expect(response.headers.get("Content-Type")).toMatch(/^application\/json/);
     expect(response.headers.get("Cache-Control")).toBe("public, max-age=60");
     expect(body.keys).toHaveLength(1);
     expect(body.keys[0]).toEqual({
