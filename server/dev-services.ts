@@ -34,6 +34,8 @@ export async function startDevServices(env: Env): Promise<() => Promise<void>> {
           postLogoutRedirectUris: [env.oidc.postLogoutRedirectUri.href],
           backchannelLogoutUri: new URL("/auth/backchannel-logout", env.appUrl).href,
           tokenEndpointAuthMethod: env.oidc.tokenAuthMethod,
+          // private_key_jwt: the provider fetches the app's public keys where the app publishes them.
+          jwksUri: new URL("/auth/jwks.json", env.appUrl).href,
         },
         log: (line) => logger.info(line), // its lines start with [dev-oidc]
       });

@@ -23,6 +23,7 @@ import { remixHandler } from "./remix-handler.ts";
 import { logUnhandledErrors, requestLogging } from "./request-logging.ts";
 import { securityHeaders } from "./security-headers.ts";
 import { startSessionSweeps } from "./session-sweeps.ts";
+import { CLIENT_JWKS_PATH, serveClientJwks } from "./client-jwks.ts";
 import {
   checkDependencies,
   loadConfiguration,
@@ -84,6 +85,7 @@ async function main() {
   const build = await remixBuild(env, app, server);
   patterns = routePatterns((typeof build === "function" ? await build() : build).routes);
   app.use(refuseCrossSiteWrites(env.appUrl.origin));
+  if (env.oidc.clientKeys.length > 0) app.get(CLIENT_JWKS_PATH, serveClientJwks(env.oidc.clientKeys));
   // Every page depends on the session: never let a browser or proxy cache one.
   app.use((_req, res, next) => {
     res.set("Cache-Control", "no-store");

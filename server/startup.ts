@@ -9,7 +9,8 @@ import { existsSync } from "node:fs";
 import { EnvError, envFile, getEnv, type Env } from "../app/platform/env.server.ts";
 import { logger, printReadableLogs } from "../app/platform/logger.server.ts";
 import { checkRedisAtStartup } from "../app/platform/redis.server.ts";
-import { fetchDiscoveryCheck } from "../app/oidc/provider.server.ts";
+import { fetchDiscoveryCheck, getOidcConfig } from "../app/oidc/provider.server.ts";
+import { parNotOfferedProblem } from "../app/oidc/pushed-authorization.server.ts";
 import { tracingStatus } from "./tracing-state.ts";
 
 export const log = (line: string) => logger.info(`[server] ${line}`);
@@ -69,11 +70,44 @@ export async function checkDependencies(env: Env) {
         "cookie is SameSite=None; otherwise keep get (and OIDC_LOGOUT_HINT_CLAIM for large ID tokens). See docs/providers.md.",
     );
   }
+  if (env.oidc.clientKeys.length > 0) {
+    const [signing, ...others] = env.oidc.clientKeys;
+    log(
+      `client keys published at ${new URL("/auth/jwks.json", env.appUrl).href}: ${signing!.kid} (${signing!.alg})` +
+        `${env.oidc.tokenAuthMethod === "private_key_jwt" ? " signs" : ""}` +
+        `${others.length ? `, also ${others.map((k) => k.kid).join(", ")}` : ""}`,
+    );
+  }
+  if (env.oidc.par === "required") await checkPushedAuthorizationOffered(env);
   if (env.sessionSecretGenerated) {
     log(
       "SESSION_SECRET is not set: using a random one, so sessions end when the server restarts (npm run setup writes one to .env)",
     );
   }
+}
+
+/**
+ * OIDC_PAR=required: refuses to start when the provider's discovery document
+ * names no PAR endpoint. A provider that cannot be reached yet is not a
+ * refusal (the app recovers by itself): sign-in then refuses until it offers PAR.
+ */
+async function checkPushedAuthorizationOffered(env: Env) {
+  let metadata;
+  try {
+    metadata = (await getOidcConfig()).serverMetadata();
+  } catch (error) {
+    logger.warn(
+      `[server] OIDC_PAR=required: the provider's discovery document could not be read to check for PAR ` +
+        `(${error instanceof Error ? error.message : String(error)}); sign-in refuses until it offers pushed authorization requests`,
+    );
+    return;
+  }
+  if (typeof metadata.pushed_authorization_request_endpoint !== "string") {
+    throw new Error(parNotOfferedProblem(env.oidc.issuer.href));
+  }
+  log(
+    `OIDC_PAR=required: the provider offers pushed authorization requests at ${metadata.pushed_authorization_request_endpoint}`,
+  );
 }
 
 /** Once listening: a clear line when the provider cannot be reached; the app retries at sign-in. */

@@ -54,8 +54,11 @@ it("brings up Redis, the development provider and the app from nothing", async (
   expect(discovery.end_session_endpoint).toBe(`http://127.0.0.1:${providerPort}/session/end`);
 
   const browser = new Browser();
-  const { landed } = await signIn(browser, app.url, "alice", "alice-password");
+  const { loginForm, landed } = await signIn(browser, app.url, "alice", "alice-password");
   expect(landed.url).toBe(`${app.url}/account`);
+  // The development provider offers pushed authorization requests, so the default OIDC_PAR=auto pushed this one.
+  const authorize = new URL(loginForm.hops.find((hop) => hop.url.includes("/auth?"))!.url);
+  expect([...authorize.searchParams.keys()].sort()).toEqual(["client_id", "request_uri"]);
   expect(landed.html).toContain("Alice Example");
 
   const logout = await postLogout(browser, app.url);

@@ -148,7 +148,12 @@ it("signs in with DPoP: the access token is bound to the session's key, kept sea
   >;
   const [flow] = Object.values(flows);
   expect(flow!.dpopKey).toMatch(/^enc:v1:k1:/);
-  expect(proxy.lastUrl("/auth")).toContain("dpop_jkt=");
+  // The provider offers PAR (its default), so dpop_jkt went in the pushed request, not the browser's URL; that the
+  // provider bound the code to it shows in "a code exchange with another key than the sign-in started with…".
+  expect(proxy.lastUrl("/auth")).toMatch(
+    /^\/auth\?request_uri=urn%3Aietf%3Aparams%3Aoauth%3Arequest_uri%3A[^&]+&client_id=[^&]+$/,
+  );
+  expect(proxy.count("/request")).toBeGreaterThan(0);
   expect((await everythingInRedis()).includes('"d":')).toBe(false);
 
   proxy.resetCounts();

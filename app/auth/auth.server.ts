@@ -74,6 +74,7 @@ const authenticator = () =>
         userinfo: oidc.userinfo,
         identityClaims: identityClaims(oidc.scopes),
         dpop: oidc.dpop,
+        pushedAuthorization: oidc.par,
       },
       async ({ request, tokens, claims, userinfo, userinfoFailed, flow, dpopKey }) => {
         const now = Math.floor(Date.now() / 1000);

@@ -21,7 +21,8 @@ import { dpopHandle, newDPoPKey, openFlowKey, sealFlowKey, type DPoPKey } from "
 import { safeRedirectPath } from "./safe-redirect.ts";
 import { logger } from "../platform/logger.server.ts";
 import { verifyIdTokenSignature } from "./id-token-signature.server.ts";
-import { SignInError, toSignInError } from "./sign-in-errors.server.ts";
+import { SignInError, toPushedAuthorizationError, toSignInError } from "./sign-in-errors.server.ts";
+import { parNotOfferedProblem, pushesAuthorization, type ParMode } from "./pushed-authorization.server.ts";
 
 export interface FlowStore {
   /** Keeps a new flow; returns headers (a Set-Cookie) to send with the redirect to the provider. */
@@ -47,6 +48,8 @@ export interface OidcStrategyOptions {
   identityClaims?: readonly string[];
   /** DPoP (RFC 9449): a key pair per sign-in, kept with the flow, that the tokens are bound to. Default off. */
   dpop?: boolean;
+  /** Pushed authorization requests (RFC 9126): when offered (`auto`, the default), always (`required`), never (`off`). */
+  pushedAuthorization?: ParMode;
 }
 
 export interface OidcVerifyParams {
@@ -92,7 +95,7 @@ export class OidcStrategy<User> extends Strategy<User, OidcVerifyParams> {
       createdAt: Math.floor(Date.now() / 1000),
       dpopKey: dpopKey && sealFlowKey(dpopKey),
     };
-    const authorizationUrl = client.buildAuthorizationUrl(config, {
+    const parameters = {
       redirect_uri: this.options.redirectUri.href,
       scope: this.options.scopes,
       state: flow.state,
@@ -101,9 +104,37 @@ export class OidcStrategy<User> extends Strategy<User, OidcVerifyParams> {
       code_challenge_method: "S256",
       // RFC 9449 §10: the code is bound to this key, so only a proof with it can exchange the code.
       ...(dpopKey ? { dpop_jkt: dpopKey.thumbprint } : {}),
-    });
+    };
+    const authorizationUrl = (await this.pushes(config))
+      ? await this.push(parameters)
+      : client.buildAuthorizationUrl(config, parameters);
     const headers = await this.options.flows.save(request, flow);
     return redirect(authorizationUrl.href, { headers });
+  }
+
+  private async pushes(config: client.Configuration): Promise<boolean> {
+    const metadata = config.serverMetadata();
+    const push = pushesAuthorization(this.options.pushedAuthorization ?? "auto", metadata);
+    if (push === undefined) {
+      throw new SignInError(
+        "pushed_authorization_not_offered",
+        "Sign-in is unavailable: the sign-in provider does not accept the requests this app is set to send. An administrator needs to check OIDC_PAR.",
+        {
+          cause: new Error(parNotOfferedProblem(metadata.issuer)),
+        },
+      );
+    }
+    return push;
+  }
+
+  /** The request pushed to the provider (client-authenticated as at the token endpoint): a URL with only client_id and request_uri. */
+  private async push(parameters: Record<string, string>): Promise<URL> {
+    const send = this.options.tokenEndpoint ?? (async (request) => request(await this.configuration()));
+    try {
+      return await send((configuration) => client.buildAuthorizationUrlWithPAR(configuration, parameters));
+    } catch (error) {
+      throw toPushedAuthorizationError(error);
+    }
   }
 
   private async completeSignIn(request: Request, url: URL): Promise<User> {

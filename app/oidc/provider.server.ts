@@ -8,6 +8,7 @@ import { remember } from "@epic-web/remember";
 import * as client from "openid-client";
 import { getEnv, type TokenAuthMethod } from "../platform/env.server.ts";
 import { logger } from "../platform/logger.server.ts";
+import { privateKeyJwt } from "./client-assertion.server.ts";
 
 /** The provider cannot be reached, or answered with a server error or not in time: retry later. */
 export class ProviderUnavailableError extends Error {
@@ -73,13 +74,19 @@ const discovery = remember(
 );
 
 /** An openid-client Configuration for the provider's metadata, authenticating the client with `method`. */
-function configurationFor(metadata: client.ServerMetadata, method: TokenAuthMethod): client.Configuration {
+async function configurationFor(
+  metadata: client.ServerMetadata,
+  method: TokenAuthMethod,
+): Promise<client.Configuration> {
   const { oidc } = getEnv();
   const auth =
-    method === "client_secret_post"
-      ? client.ClientSecretPost(oidc.clientSecret)
-      : client.ClientSecretBasic(oidc.clientSecret);
-  const config = new client.Configuration(metadata, oidc.clientId, { client_secret: oidc.clientSecret }, auth);
+    method === "private_key_jwt"
+      ? await privateKeyJwt(oidc.clientKeys[0]!)
+      : method === "client_secret_post"
+        ? client.ClientSecretPost(oidc.clientSecret)
+        : client.ClientSecretBasic(oidc.clientSecret);
+  const secret = method === "private_key_jwt" ? {} : { client_secret: oidc.clientSecret };
+  const config = new client.Configuration(metadata, oidc.clientId, secret, auth);
   // ID token signatures are verified by app/oidc/id-token-signature.server.ts (after openid-client's
   // other checks), with the key cache back-channel logout shares: not with enableNonRepudiationChecks.
   if (oidc.allowInsecureIssuer) client.allowInsecureRequests(config);
@@ -103,7 +110,7 @@ async function discover(): Promise<Discovered> {
   }
   const metadata = discovered.serverMetadata();
   const method = chooseTokenAuthMethod(oidc.tokenAuthMethod, metadata.token_endpoint_auth_methods_supported);
-  return { config: configurationFor(metadata, method), method };
+  return { config: await configurationFor(metadata, method), method };
 }
 
 function discovered(): Promise<Discovered> {
@@ -157,7 +164,7 @@ export async function withClientAuthentication<T>(request: (config: client.Confi
       Array.isArray(metadata.token_endpoint_auth_methods_supported) &&
       metadata.token_endpoint_auth_methods_supported.includes("client_secret_post");
     if (!canFallBack || !isClientAuthenticationRefused(error)) throw error;
-    const post = configurationFor(metadata, "client_secret_post");
+    const post = await configurationFor(metadata, "client_secret_post");
     const result = await request(post);
     if (!discovery.fellBack) {
       discovery.fellBack = true;

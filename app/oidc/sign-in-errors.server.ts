@@ -36,7 +36,11 @@ export type SignInErrorCode =
   /** The provider's discovery document cannot be used as configured (issuer mismatch, missing endpoint…). */
   | "provider_misconfigured"
   /** The provider cannot be reached, or answered a server error or not in time. */
-  | "provider_unavailable";
+  | "provider_unavailable"
+  /** The provider answered the pushed authorization request (RFC 9126) with an error. */
+  | "pushed_authorization_refused"
+  /** OIDC_PAR=required, and the provider's discovery document names no PAR endpoint. */
+  | "pushed_authorization_not_offered";
 
 export class SignInError extends Error {
   constructor(
@@ -53,7 +57,8 @@ const UNAVAILABLE = "The sign-in provider cannot be reached right now. Please tr
 const CLIENT_REFUSED =
   "The sign-in provider refused this app's client credentials, so sign-in cannot complete. This is a configuration " +
   "problem on our side: an administrator needs to check OIDC_CLIENT_ID, OIDC_CLIENT_SECRET and OIDC_TOKEN_AUTH_METHOD " +
-  "against the client registered at the provider.";
+  "against the client registered at the provider (with private_key_jwt: OIDC_CLIENT_KEYS, and that the provider " +
+  "has fetched the keys the app publishes at /auth/jwks.json).";
 
 /** openid-client codes that mean the provider's answer broke a rule this app checks (possibly a forgery): the person's request is refused. */
 const CHECK_FAILED = new Set([
@@ -89,6 +94,24 @@ const MISCONFIGURED = new Set([
 const detail = (error: Error) => (error.cause instanceof Error ? error.cause.message : error.message);
 const statusOf = (error: client.ClientError) =>
   error.cause instanceof Response ? ` (HTTP ${error.cause.status})` : "";
+
+/**
+ * The SignInError for a failed pushed authorization request: the provider's
+ * OAuth error (invalid_request…) is named as the PAR endpoint's, not as a
+ * code exchange; outages and refused client credentials as anywhere else.
+ */
+export function toPushedAuthorizationError(error: unknown): unknown {
+  if (error instanceof client.ResponseBodyError && error.status < 500 && !isClientAuthenticationRefused(error)) {
+    const description = error.error_description ? `: ${error.error_description}` : "";
+    return new SignInError(
+      "pushed_authorization_refused",
+      `The sign-in provider refused this app's pushed authorization request (${error.error}${description}). ` +
+        "Please try again later; if it persists, an administrator needs to check the client registered at the provider or set OIDC_PAR=off.",
+      { cause: error },
+    );
+  }
+  return toSignInError(error);
+}
 
 /**
  * The SignInError for what openid-client (or discovery) threw. Anything not

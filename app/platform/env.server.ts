@@ -5,7 +5,9 @@
  * `parseEnv()` is pure (unit-tested); `getEnv()` parses `process.env` once per
  * process and throws an `EnvError` whose message says what to set.
  */
+import { readFileSync } from "node:fs";
 import { z } from "zod";
+import { parseClientKeys, type ClientKey } from "./client-keys.server.ts";
 import { parseEncryptionKeys, type EncryptionKey } from "./token-encryption.server.ts";
 
 const DEV_ISSUER_PORT = 4000;
@@ -75,9 +77,12 @@ const schema = z.object({
   OIDC_CLIENT_ID: z.string().optional(),
   OIDC_CLIENT_SECRET: z.string().optional(),
   OIDC_TOKEN_AUTH_METHOD: z
-    .enum(["client_secret_basic", "client_secret_post", ""])
+    .enum(["client_secret_basic", "client_secret_post", "private_key_jwt", ""])
     .optional()
     .transform((v) => (v ? v : undefined)),
+  OIDC_CLIENT_KEYS: z.string().optional(),
+  OIDC_CLIENT_KEYS_FILE: z.string().optional(),
+  OIDC_PAR: z.enum(["auto", "required", "off"]).default("auto"),
   OIDC_SCOPES: z.string().default("openid profile email"),
   OIDC_REDIRECT_URI: optionalUrl,
   OIDC_POST_LOGOUT_REDIRECT_URI: optionalUrl,
@@ -120,7 +125,7 @@ export type RedisTopology =
   | { kind: "sentinel"; sentinels: HostPort[]; master: string; sentinelPassword: string | undefined }
   | { kind: "cluster"; nodes: HostPort[] };
 
-export type TokenAuthMethod = "client_secret_basic" | "client_secret_post";
+export type TokenAuthMethod = "client_secret_basic" | "client_secret_post" | "private_key_jwt";
 
 export interface Env {
   isProduction: boolean;
@@ -174,6 +179,10 @@ export interface Env {
     clientId: string;
     clientSecret: string;
     tokenAuthMethod: TokenAuthMethod | undefined;
+    /** The app's private keys (private_key_jwt): the first signs, all are published at /auth/jwks.json. */
+    clientKeys: ClientKey[];
+    /** Pushed authorization requests (RFC 9126): when offered (auto), always (required), never (off). */
+    par: "auto" | "required" | "off";
     scopes: string;
     redirectUri: URL;
     postLogoutRedirectUri: URL;
@@ -223,7 +232,10 @@ export function parseEnv(source: Record<string, string | undefined>, generateSec
     require("OIDC_ISSUER", v.OIDC_ISSUER, "the issuer URL of your OpenID provider, e.g. https://keycloak.example.com/realms/myrealm " +
       "(the development provider never starts in production)");
     require("OIDC_CLIENT_ID", v.OIDC_CLIENT_ID, "the client id registered with your provider");
-    require("OIDC_CLIENT_SECRET", v.OIDC_CLIENT_SECRET, "the client secret registered with your provider");
+    if (v.OIDC_TOKEN_AUTH_METHOD !== "private_key_jwt") {
+      require("OIDC_CLIENT_SECRET", v.OIDC_CLIENT_SECRET, "the client secret registered with your provider " +
+        "(or OIDC_TOKEN_AUTH_METHOD=private_key_jwt with OIDC_CLIENT_KEYS)");
+    }
     require("SESSION_SECRET", v.SESSION_SECRET, "a random string of at least 32 characters (openssl rand -hex 32)");
   }
 
@@ -284,6 +296,8 @@ export function parseEnv(source: Record<string, string | undefined>, generateSec
     problems.push(`OIDC_SCOPES: "${v.OIDC_SCOPES}" must include "openid"`);
   }
 
+  const clientKeys = readClientKeys(v, problems);
+
   const encryption = parseEncryptionKeys(v.TOKEN_ENCRYPTION_KEYS);
   problems.push(...encryption.problems);
 
@@ -326,8 +340,10 @@ export function parseEnv(source: Record<string, string | undefined>, generateSec
       devProviderPort: v.DEV_OIDC_PORT,
       allowInsecureIssuer: issuer.protocol === "http:",
       clientId: v.OIDC_CLIENT_ID ?? DEV_CLIENT_ID,
-      clientSecret: v.OIDC_CLIENT_SECRET ?? DEV_CLIENT_SECRET,
+      clientSecret: v.OIDC_TOKEN_AUTH_METHOD === "private_key_jwt" ? "" : (v.OIDC_CLIENT_SECRET ?? DEV_CLIENT_SECRET),
       tokenAuthMethod: v.OIDC_TOKEN_AUTH_METHOD,
+      clientKeys,
+      par: v.OIDC_PAR,
       scopes: scopes.join(" "),
       redirectUri: new URL(v.OIDC_REDIRECT_URI ?? new URL("/auth/callback", appUrl).href),
       postLogoutRedirectUri: new URL(v.OIDC_POST_LOGOUT_REDIRECT_URI ?? new URL("/", appUrl).href),
@@ -339,6 +355,51 @@ export function parseEnv(source: Record<string, string | undefined>, generateSec
       jwksMaxAge: v.OIDC_JWKS_MAX_AGE,
     },
   };
+}
+
+/**
+ * OIDC_CLIENT_KEYS or the file OIDC_CLIENT_KEYS_FILE names (not both). With
+ * private_key_jwt a key is required and a client secret refused: it would
+ * never be sent, and an unused secret is one more to leak. Keys without
+ * private_key_jwt are published but sign nothing (a key can be registered
+ * before the switch). docs/decisions/018-client-authentication-and-par.md
+ */
+function readClientKeys(v: z.infer<typeof schema>, problems: string[]): ClientKey[] {
+  let parsed: ReturnType<typeof parseClientKeys> = { keys: [], problems: [] };
+  if (v.OIDC_CLIENT_KEYS && v.OIDC_CLIENT_KEYS_FILE) {
+    problems.push("OIDC_CLIENT_KEYS and OIDC_CLIENT_KEYS_FILE are both set: give the keys one way");
+  } else if (v.OIDC_CLIENT_KEYS_FILE) {
+    const name = `OIDC_CLIENT_KEYS_FILE (${v.OIDC_CLIENT_KEYS_FILE})`;
+    try {
+      parsed = parseClientKeys(readFileSync(v.OIDC_CLIENT_KEYS_FILE, "utf8"), name);
+      if (parsed.keys.length === 0 && parsed.problems.length === 0) parsed.problems.push(`${name}: the file is empty`);
+    } catch (error) {
+      const reason = (error as NodeJS.ErrnoException).code ?? (error instanceof Error ? error.message : String(error));
+      problems.push(`${name}: the file cannot be read (${reason})`);
+    }
+  } else {
+    parsed = parseClientKeys(v.OIDC_CLIENT_KEYS, "OIDC_CLIENT_KEYS");
+  }
+  problems.push(...parsed.problems);
+  if (v.OIDC_TOKEN_AUTH_METHOD === "private_key_jwt") {
+    if (
+      parsed.keys.length === 0 &&
+      parsed.problems.length === 0 &&
+      !problems.some((p) => p.startsWith("OIDC_CLIENT_KEYS"))
+    ) {
+      problems.push(
+        "OIDC_CLIENT_KEYS (or OIDC_CLIENT_KEYS_FILE) is required with OIDC_TOKEN_AUTH_METHOD=private_key_jwt: " +
+          "the app's private key, PEM (PKCS#8) or JWK (openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256)",
+      );
+    }
+    if (v.OIDC_CLIENT_SECRET) {
+      problems.push(
+        "OIDC_CLIENT_SECRET is set, but OIDC_TOKEN_AUTH_METHOD=private_key_jwt never sends it: remove it " +
+          "(an unused secret is one more to leak)",
+      );
+    }
+  }
+  return parsed.keys;
 }
 
 /**

@@ -83,6 +83,8 @@ const SIGN_IN_STATUS: Record<SignInErrorCode, number> = {
   missing_id_token: 502,
   unexpected_provider_response: 502,
   provider_unavailable: 503,
+  pushed_authorization_refused: 502,
+  pushed_authorization_not_offered: 503,
 };
 
 /** Mostly bad or stale callbacks: the chain of causes (openid-client names the failed check one or two levels down), no stack. */

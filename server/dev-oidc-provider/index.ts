@@ -28,7 +28,11 @@ export interface DevProviderOptions {
     clientSecret: string;
     redirectUris: string[];
     postLogoutRedirectUris: string[];
-    tokenEndpointAuthMethod?: "client_secret_basic" | "client_secret_post"; // default client_secret_basic
+    tokenEndpointAuthMethod?: "client_secret_basic" | "client_secret_post" | "private_key_jwt"; // default client_secret_basic
+    /** private_key_jwt: where the provider fetches the client's public keys. */
+    jwksUri?: string;
+    /** private_key_jwt: the client's public keys inline (wins over jwksUri). */
+    jwks?: { keys: import("oidc-provider").JWK[] };
     /** Back-Channel Logout: where the provider POSTs logout tokens (sid included in ID tokens). */
     backchannelLogoutUri?: string;
   };
@@ -59,6 +63,8 @@ export interface DevProviderOptions {
   identityClaimsInUserinfoOnly?: boolean;
   /** Require a DPoP nonce in every DPoP proof (`use_dpop_nonce` challenges). Default false. */
   dpopNonces?: boolean;
+  /** Offer pushed authorization requests (RFC 9126). Default true; false imitates a provider without them. */
+  pushedAuthorizationRequests?: boolean;
 }
 
 export interface DevProvider {
@@ -148,6 +154,7 @@ export async function startDevProvider(options: DevProviderOptions): Promise<Dev
       cookieKeys,
       identityClaimsInUserinfoOnly: options.identityClaimsInUserinfoOnly,
       dpopNonces: options.dpopNonces,
+      pushedAuthorizationRequests: options.pushedAuthorizationRequests,
     });
 
     const app = express();

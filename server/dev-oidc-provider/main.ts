@@ -7,7 +7,8 @@
  *   OIDC_CLIENT_SECRET             default dev-client-secret-change-me
  *   OIDC_REDIRECT_URI              default http://localhost:3000/auth/callback
  *   OIDC_POST_LOGOUT_REDIRECT_URI  default http://localhost:3000/
- *   OIDC_TOKEN_AUTH_METHOD         default client_secret_basic (or client_secret_post)
+ *   OIDC_TOKEN_AUTH_METHOD         default client_secret_basic (or client_secret_post, or private_key_jwt:
+ *                                  the keys fetched from /auth/jwks.json at OIDC_REDIRECT_URI's origin)
  *
  * Prints `dev OpenID provider listening at <issuer>` when ready and closes
  * cleanly on SIGINT/SIGTERM.
@@ -31,9 +32,12 @@ if (!/^\d+$/.test(portText) || !Number.isInteger(port) || port > 65535) {
 }
 
 const authMethod = env("OIDC_TOKEN_AUTH_METHOD", "client_secret_basic");
-if (authMethod !== "client_secret_basic" && authMethod !== "client_secret_post") {
-  fail(`OIDC_TOKEN_AUTH_METHOD must be client_secret_basic or client_secret_post, got ${JSON.stringify(authMethod)}`);
+if (authMethod !== "client_secret_basic" && authMethod !== "client_secret_post" && authMethod !== "private_key_jwt") {
+  fail(
+    `OIDC_TOKEN_AUTH_METHOD must be client_secret_basic, client_secret_post or private_key_jwt, got ${JSON.stringify(authMethod)}`,
+  );
 }
+const redirectUri = env("OIDC_REDIRECT_URI", "http://localhost:3000/auth/callback");
 
 try {
   const provider = await startDevProvider({
@@ -41,10 +45,11 @@ try {
     client: {
       clientId: env("OIDC_CLIENT_ID", "remix-redis-oidc"),
       clientSecret: env("OIDC_CLIENT_SECRET", "dev-client-secret-change-me"),
-      redirectUris: [env("OIDC_REDIRECT_URI", "http://localhost:3000/auth/callback")],
+      redirectUris: [redirectUri],
       postLogoutRedirectUris: [env("OIDC_POST_LOGOUT_REDIRECT_URI", "http://localhost:3000/")],
       backchannelLogoutUri: env("OIDC_BACKCHANNEL_LOGOUT_URI", "http://localhost:3000/auth/backchannel-logout"),
       tokenEndpointAuthMethod: authMethod,
+      jwksUri: new URL("/auth/jwks.json", redirectUri).href,
     },
   });
   console.log(`dev OpenID provider listening at ${provider.issuer}`);

@@ -22,7 +22,11 @@ export interface DevClientConfig {
   clientSecret: string;
   redirectUris: string[];
   postLogoutRedirectUris: string[];
-  tokenEndpointAuthMethod?: "client_secret_basic" | "client_secret_post";
+  tokenEndpointAuthMethod?: "client_secret_basic" | "client_secret_post" | "private_key_jwt";
+  /** private_key_jwt: where the provider fetches the client's public keys (the app's /auth/jwks.json). */
+  jwksUri?: string;
+  /** private_key_jwt: the client's public keys given inline instead (wins over jwksUri). */
+  jwks?: { keys: JWK[] };
   /** OpenID Connect Back-Channel Logout 1.0: where the provider POSTs logout tokens (with `sid` required). */
   backchannelLogoutUri?: string;
 }
@@ -56,6 +60,8 @@ export interface CreateProviderOptions {
   identityClaimsInUserinfoOnly?: boolean;
   /** DPoP (RFC 9449; always accepted): also require a server nonce in every proof (`use_dpop_nonce` challenges). Default off. */
   dpopNonces?: boolean;
+  /** Pushed authorization requests (RFC 9126) at /request; off imitates a provider without them. Default on. */
+  pushedAuthorizationRequests?: boolean;
 }
 
 /** A fresh RSA-2048 private signing JWK (RS256) with a kid of its own. Tokens do not survive a restart. */
@@ -151,12 +157,15 @@ export function createProvider({
   cookieKeys,
   identityClaimsInUserinfoOnly = false,
   dpopNonces = false,
+  pushedAuthorizationRequests = true,
 }: CreateProviderOptions): Provider {
+  const keyBased = client.tokenEndpointAuthMethod === "private_key_jwt";
   const configuration: Configuration = {
     clients: [
       {
         client_id: client.clientId,
-        client_secret: client.clientSecret,
+        ...(keyBased ? {} : { client_secret: client.clientSecret }),
+        ...(keyBased ? (client.jwks ? { jwks: client.jwks } : { jwks_uri: client.jwksUri }) : {}),
         client_name: "remix-redis-oidc (dev)",
         grant_types: ["authorization_code", "refresh_token"],
         response_types: ["code"],
@@ -194,6 +203,7 @@ export function createProvider({
       // DPoP proofs are accepted (and bind the tokens) whenever a client sends them; with dpopNonces
       // every proof must carry a nonce the provider issued (it answers `use_dpop_nonce` with one).
       dPoP: dpopNonces ? { enabled: true, nonceSecret: randomBytes(32), requireNonce: () => true } : { enabled: true },
+      pushedAuthorizationRequests: { enabled: pushedAuthorizationRequests },
       devInteractions: { enabled: false },
       rpInitiatedLogout: {
         enabled: rpInitiatedLogout,

@@ -149,7 +149,15 @@ export interface Stack {
 export interface TestProviderOptions {
   rpInitiatedLogout?: boolean;
   httpPostMethods?: boolean;
-  tokenEndpointAuthMethod?: "client_secret_basic" | "client_secret_post";
+  tokenEndpointAuthMethod?: "client_secret_basic" | "client_secret_post" | "private_key_jwt";
+  /** private_key_jwt: the client's public keys inline; default: fetched from the app's /auth/jwks.json. */
+  clientJwks?: { keys: import("oidc-provider").JWK[] };
+  /**
+   * Offer pushed authorization requests (RFC 9126). Default false here, unlike
+   * `npm run dev`: the tests that read the authorization redirect's parameters
+   * see them in the URL; test/par.test.ts turns it on.
+   */
+  pushedAuthorizationRequests?: boolean;
   signingKey?: import("oidc-provider").JWK;
   rawBasicCredentials?: boolean;
   laxEndSessionPost?: boolean;
@@ -180,7 +188,10 @@ export function startTestProvider(appUrl: string, options: TestProviderOptions =
       postLogoutRedirectUris: [`${appUrl}/`],
       backchannelLogoutUri: `${appUrl}/auth/backchannel-logout`,
       tokenEndpointAuthMethod: options.tokenEndpointAuthMethod,
+      jwksUri: `${appUrl}/auth/jwks.json`,
+      jwks: options.clientJwks,
     },
+    pushedAuthorizationRequests: options.pushedAuthorizationRequests ?? false,
     rpInitiatedLogout: options.rpInitiatedLogout,
     httpPostMethods: options.httpPostMethods,
     signingKey: options.signingKey,
