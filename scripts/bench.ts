@@ -115,8 +115,12 @@ for (const groups of GROUP_LEVELS) {
   const browser = new Browser();
   await signIn(browser, appUrl, `groups-${groups}`);
   const sessionCookie = browser.cookie(appUrl, SESSION_COOKIE)!;
-  const { idToken, accessToken, refreshToken, ...hot } = (await readSession(redis.client, sessionCookie))!;
-  const tokens = { idToken, accessToken, refreshToken };
+  // readSession joins the two records: the token record's fields out, the hot record's left.
+  const { idToken, accessToken, refreshToken, tokenType, dpopKey, ...hot } = (await readSession(
+    redis.client,
+    sessionCookie,
+  ))!;
+  const tokens = { idToken, accessToken, refreshToken, tokenType, dpopKey };
   const before = await usedMemory();
   await fill(FILL, hot, tokens, `g${groups}`);
   const perSession = Math.round(((await usedMemory()) - before) / FILL);

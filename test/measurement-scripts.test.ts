@@ -87,3 +87,19 @@ it(
     expect(report.otlp_exports_received).toBeGreaterThan(0);
   },
 );
+
+it(
+  "sign-in-cost: every copy signs people in (PAR required, and a provider that knows the client only by its key)",
+  { timeout: 420_000 },
+  () => {
+    const file = path.join(out, "sign-in-cost.json");
+    run("scripts/sign-in-cost.ts", { SIGN_IN_COST_QUICK: "1", SIGN_IN_COST_OUT: file });
+    const report = JSON.parse(readFileSync(file, "utf8"));
+    expect(report.sign_ins_each).toBe(10);
+    for (const name of ["baseline", "par", "dpop", "private_key_jwt", "all"]) {
+      expect(report[name].median_ms).toBeGreaterThan(0);
+      expect(report[name].p90_ms).toBeGreaterThanOrEqual(report[name].median_ms);
+    }
+    expect(report.extra_median_ms_over_baseline.baseline).toBe(0);
+  },
+);

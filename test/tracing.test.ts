@@ -97,6 +97,8 @@ beforeAll(async () => {
   provider = await startDevProvider({
     port: providerPort,
     issuer: `http://127.0.0.1:${proxyPort}`,
+    // The secrets searched for are read from the authorization URL: without PAR, they are all in it.
+    pushedAuthorizationRequests: false,
     client: {
       clientId: CLIENT_ID,
       clientSecret: CLIENT_SECRET,
