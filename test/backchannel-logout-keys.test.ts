@@ -15,10 +15,9 @@ import type { JWK } from "oidc-provider";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { DevProvider } from "../server/dev-oidc-provider/index.ts";
 import { expectRefusalLogged, linesOf, newRequestId } from "./support/app-log.ts";
-import { Browser } from "./support/browser.ts";
-import { SESSION_COOKIE, signIn } from "./support/flows.ts";
+import { signedInBrowser, postLogoutToken } from "./support/flows.ts";
 import { freePort } from "./support/ports.ts";
-import { readSession, sessionKey } from "./support/redis-keys.ts";
+import { readSession } from "./support/redis-keys.ts";
 import { CLIENT_ID, startApp, startTestProvider, startTestRedis, type App, type TestRedis } from "./support/stack.ts";
 import { startTamperingProxy } from "./support/tampering-proxy.ts";
 
@@ -61,11 +60,9 @@ afterAll(async () => {
 });
 
 async function signedIn() {
-  const browser = new Browser();
-  await signIn(browser, app.url);
-  const cookie = browser.cookie(app.url, SESSION_COOKIE)!;
+  const { cookie, key } = await signedInBrowser(app.url);
   const record = (await readSession(redis.client, cookie))!;
-  return { key: sessionKey(cookie), sid: record.sid as string };
+  return { key, sid: record.sid as string };
 }
 
 function logoutToken(claims: Record<string, unknown>, key: KeyObject = providerKey, kid = KID): Promise<string> {
@@ -88,11 +85,7 @@ const forged = (sid: string) => logoutToken({ sid }, attackerKey, `unpublished-$
 
 async function post(token: string) {
   const reqId = newRequestId();
-  const response = await fetch(`${app.url}/auth/backchannel-logout`, {
-    method: "POST",
-    headers: { "Content-Type": "application/x-www-form-urlencoded", "X-Request-Id": reqId },
-    body: new URLSearchParams({ logout_token: token }),
-  });
+  const response = await postLogoutToken(app.url, token, reqId);
   return {
     status: response.status,
     retryAfter: response.headers.get("Retry-After"),

@@ -15,9 +15,8 @@ import { SignJWT } from "jose";
 import type { JWK } from "oidc-provider";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectRefusalLogged, newRequestId } from "./support/app-log.ts";
-import { Browser } from "./support/browser.ts";
-import { confirmProviderLogout, SESSION_COOKIE, signIn } from "./support/flows.ts";
-import { sessionKey, readSession } from "./support/redis-keys.ts";
+import { confirmProviderLogout, signedInBrowser, postLogoutToken } from "./support/flows.ts";
+import { readSession } from "./support/redis-keys.ts";
 import { scrape } from "./support/metrics.ts";
 import { CLIENT_ID, startStack, type Stack } from "./support/stack.ts";
 
@@ -41,10 +40,7 @@ afterAll(async () => {
 });
 
 async function signedIn(username = "alice") {
-  const browser = new Browser();
-  await signIn(browser, stack.app.url, username);
-  const cookie = browser.cookie(stack.app.url, SESSION_COOKIE)!;
-  const key = sessionKey(cookie);
+  const { browser, cookie, key } = await signedInBrowser(stack.app.url, username);
   const record = (await readSession(stack.redis.client, cookie))!;
   return { browser, key, sid: record.sid as string, sub: record.user.sub as string };
 }
@@ -93,11 +89,7 @@ function claimsFor(sid: string) {
 }
 
 async function post(token: string, reqId = newRequestId()) {
-  const response = await fetch(`${stack.app.url}/auth/backchannel-logout`, {
-    method: "POST",
-    headers: { "Content-Type": "application/x-www-form-urlencoded", "X-Request-Id": reqId },
-    body: new URLSearchParams({ logout_token: token }),
-  });
+  const response = await postLogoutToken(stack.app.url, token, reqId);
   return {
     status: response.status,
     cacheControl: response.headers.get("Cache-Control"),

@@ -14,12 +14,16 @@ import type { JWK } from "oidc-provider";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startDevProvider, type DevProvider } from "../server/dev-oidc-provider/index.ts";
 import { Browser } from "./support/browser.ts";
-import { SESSION_COOKIE, isLoginForm, signIn, startSignIn, submitLogin } from "./support/flows.ts";
+import { SESSION_COOKIE, signIn } from "./support/flows.ts";
 import { freePort } from "./support/ports.ts";
 import { readSession, sessionKey, tokenKey } from "./support/redis-keys.ts";
 import { CLIENT_ID, CLIENT_SECRET, startApp, startTestRedis, type App, type TestRedis } from "./support/stack.ts";
 import { startTamperingProxy } from "./support/tampering-proxy.ts";
-import { expectHarmless, expectNoStackTrace, snapshot } from "./security/assertions.ts";
+import {
+  expectRefused as expectIdTokenRefused,
+  signInWithIdToken as signInWithTamperedIdToken,
+} from "./support/id-token-tampering.ts";
+import { expectNoStackTrace, snapshot } from "./security/assertions.ts";
 
 const KID = "provider-key";
 const rsa = () => generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey;
@@ -90,35 +94,12 @@ const resigned =
   };
 
 /** A sign-in as alice whose token response carries `rewrite(id_token)`; what Redis held before, and the tokens. */
-async function signInWithIdToken(rewrite: (idToken: string) => string) {
-  const browser = new Browser();
-  const loginForm = await startSignIn(browser, app.url);
-  expect(isLoginForm(loginForm)).toBe(true);
-  const before = await snapshot({ redis, app });
-  const tokens: string[] = [];
-  proxy.tamper = (body) => {
-    const replaced = rewrite(String(body.id_token));
-    tokens.push(String(body.id_token), String(body.access_token), String(body.refresh_token), replaced);
-    return { ...body, id_token: replaced };
-  };
-  try {
-    const page = await submitLogin(browser, loginForm, "alice", "alice-password");
-    expect(tokens, "the token endpoint was reached").toHaveLength(4);
-    return { page, before, tokens };
-  } finally {
-    proxy.tamper = undefined;
-  }
-}
+const signInWithIdToken = (rewrite: (idToken: string) => string) =>
+  signInWithTamperedIdToken({ app, redis, proxy }, rewrite, { expectLoginForm: true });
 
 /** The sign-in refusal: 400 on the callback naming the check, no cookie, nothing in Redis, nothing leaked. */
-async function expectRefused(result: Awaited<ReturnType<typeof signInWithIdToken>>, named: string) {
-  expect(result.page.status).toBe(400);
-  expect(result.page.url).toMatch(new RegExp(`^${app.url}/auth/callback\\?`));
-  expect(result.page.html).toContain('data-code="invalid_response"');
-  expect(result.page.html).toContain(named);
-  expect(result.page.hops.at(-1)!.setCookies).toEqual([]);
-  await expectHarmless({ redis, app }, result.before, result.page.html, result.tokens);
-}
+const expectRefused = (result: Awaited<ReturnType<typeof signInWithIdToken>>, named: string) =>
+  expectIdTokenRefused({ redis, app }, result, named);
 
 describe("Basic RP: the ID token", () => {
   it("oidcc-client-test-missing-sub: refuses an ID token without sub", async () => {

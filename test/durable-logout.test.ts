@@ -9,8 +9,8 @@
  */
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { Browser } from "./support/browser.ts";
-import { confirmProviderLogout, postLogout, SESSION_COOKIE, signIn } from "./support/flows.ts";
-import { readSession, sessionKey } from "./support/redis-keys.ts";
+import { confirmProviderLogout, postLogout, SESSION_COOKIE, signedInBrowser } from "./support/flows.ts";
+import { readSession } from "./support/redis-keys.ts";
 import { CLIENT_ID, CLIENT_SECRET, startStack, type Stack } from "./support/stack.ts";
 import { until } from "./support/until.ts";
 
@@ -24,12 +24,7 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-async function signedIn(username = "alice") {
-  const browser = new Browser();
-  await signIn(browser, stack.app.url, username);
-  const cookie = browser.cookie(stack.app.url, SESSION_COOKIE)!;
-  return { browser, cookie, key: sessionKey(cookie) };
-}
+const signedIn = (username = "alice") => signedInBrowser(stack.app.url, username);
 /** The app's WAIT warnings so far, as logged (JSON). */
 const warnings = () =>
   stack.app

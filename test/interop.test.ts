@@ -20,42 +20,8 @@ import {
   startSignIn,
   submitLogin,
 } from "./support/flows.ts";
-import { freePort } from "./support/ports.ts";
 import { readSession, sessionKeys } from "./support/redis-keys.ts";
-import { startApp, startTestProvider, startTestRedis, type App, type TestProviderOptions } from "./support/stack.ts";
-import { startTamperingProxy } from "./support/tampering-proxy.ts";
-
-/** Redis, the development provider behind a proxy (its issuer is the proxy's URL), and the app. */
-async function startProxiedStack(providerOptions: TestProviderOptions, appEnv: Record<string, string> = {}) {
-  const redis = await startTestRedis();
-  const [appPort, providerPort, proxyPort] = await Promise.all([freePort(), freePort(), freePort()]);
-  const appUrl = `http://localhost:${appPort}`;
-  const provider = await startTestProvider(appUrl, {
-    ...providerOptions,
-    port: providerPort,
-    issuer: `http://127.0.0.1:${proxyPort}`,
-  });
-  const proxy = await startTamperingProxy(providerPort, proxyPort);
-  const env = { REDIS_URL: redis.url, OIDC_ISSUER: proxy.url, APP_URL: appUrl };
-  const stack = {
-    redis,
-    provider,
-    proxy,
-    app: await startApp({ ...env, ...appEnv }, appPort),
-    /** The app again on the same port (so the provider's registration still fits), with other settings. */
-    async restartApp(overrides: Record<string, string>) {
-      await stack.app.stop();
-      stack.app = await startApp({ ...env, ...overrides }, appPort);
-    },
-    async stop() {
-      await stack.app.stop();
-      await proxy.close();
-      await provider.close();
-      await redis.stop();
-    },
-  };
-  return stack;
-}
+import { type App, startProxiedStack } from "./support/stack.ts";
 
 type Stack = Awaited<ReturnType<typeof startProxiedStack>>;
 

@@ -5,7 +5,14 @@
  */
 import { afterAll, describe, expect, it } from "vitest";
 import { Browser } from "./support/browser.ts";
-import { confirmProviderLogout, endSessionForm, postLogout, SESSION_COOKIE, signIn } from "./support/flows.ts";
+import {
+  confirmProviderLogout,
+  endSessionForm,
+  postLogout,
+  SESSION_COOKIE,
+  signIn,
+  signedInBrowser,
+} from "./support/flows.ts";
 import { readSession, sessionKey } from "./support/redis-keys.ts";
 import { CLIENT_ID, startStack, type Stack } from "./support/stack.ts";
 
@@ -15,10 +22,8 @@ afterAll(async () => {
 });
 
 async function signedIn(stack: Stack) {
-  const browser = new Browser();
-  await signIn(browser, stack.app.url);
-  const cookie = browser.cookie(stack.app.url, SESSION_COOKIE)!;
-  return { browser, key: sessionKey(cookie), record: (await readSession(stack.redis.client, cookie))! };
+  const { browser, cookie, key } = await signedInBrowser(stack.app.url);
+  return { browser, key, record: (await readSession(stack.redis.client, cookie))! };
 }
 
 describe("a provider without end_session_endpoint", () => {

@@ -13,42 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { logLines } from "./support/app-log.ts";
 import { Browser } from "./support/browser.ts";
 import { isLoginForm, submitLogin } from "./support/flows.ts";
-import { freePort } from "./support/ports.ts";
 import { sessionKeys } from "./support/redis-keys.ts";
-import { CLIENT_ID, startApp, startTestProvider, startTestRedis, type TestProviderOptions } from "./support/stack.ts";
-import { startTamperingProxy } from "./support/tampering-proxy.ts";
-
-/** Redis, the development provider behind a counting proxy (its issuer is the proxy's URL), and the app. */
-async function startProxiedStack(providerOptions: TestProviderOptions, appEnv: Record<string, string>) {
-  const redis = await startTestRedis();
-  const [appPort, providerPort, proxyPort] = await Promise.all([freePort(), freePort(), freePort()]);
-  const appUrl = `http://localhost:${appPort}`;
-  const provider = await startTestProvider(appUrl, {
-    ...providerOptions,
-    port: providerPort,
-    issuer: `http://127.0.0.1:${proxyPort}`,
-  });
-  const proxy = await startTamperingProxy(providerPort, proxyPort);
-  const env = { REDIS_URL: redis.url, OIDC_ISSUER: proxy.url, APP_URL: appUrl, ...appEnv };
-  const stack = {
-    redis,
-    proxy,
-    env,
-    appPort,
-    app: await startApp(env, appPort),
-    async restartApp(overrides: Record<string, string>) {
-      await stack.app.stop();
-      stack.app = await startApp({ ...env, ...overrides }, appPort);
-    },
-    async stop() {
-      await stack.app.stop();
-      await proxy.close();
-      await provider.close();
-      await redis.stop();
-    },
-  };
-  return stack;
-}
+import { CLIENT_ID, startApp, startProxiedStack } from "./support/stack.ts";
 
 /** POST /login, not followed: the redirect to the provider (or the error page). */
 async function startLogin(browser: Browser, appUrl: string) {

@@ -24,15 +24,16 @@ import {
   isLoginForm,
   postLogout,
   SESSION_COOKIE,
-  signIn,
   startSignIn,
-  submitLogin,
+  signedInBrowser,
+  postLogoutToken as sendLogoutToken,
 } from "./support/flows.ts";
 import { freePort } from "./support/ports.ts";
-import { readSession, sessionKey } from "./support/redis-keys.ts";
+import { readSession } from "./support/redis-keys.ts";
 import { CLIENT_ID, startApp, startTestProvider, startTestRedis, type App, type TestRedis } from "./support/stack.ts";
 import { startTamperingProxy } from "./support/tampering-proxy.ts";
-import { expectHarmless, snapshot } from "./security/assertions.ts";
+import { signInWithIdToken as signInWithTamperedIdToken } from "./support/id-token-tampering.ts";
+import { expectHarmless } from "./security/assertions.ts";
 
 /** OIDC_JWKS_MAX_AGE for this app, in seconds: how long a removed key may still verify here. */
 const MAX_AGE_S = 15;
@@ -85,34 +86,17 @@ const resignedWith = (key: KeyObject, kid: string | undefined) => (idToken: stri
 };
 
 /** A sign-in as alice whose token endpoint answer carries `rewrite(id_token)`; Redis as it was before the login form was sent. */
-async function signInWithIdToken(rewrite: (idToken: string) => string, browser = new Browser()) {
-  const loginForm = await startSignIn(browser, app.url);
-  const before = await snapshot({ redis, app });
-  const tokens: string[] = [];
-  proxy.tamper = (body) => {
-    const replaced = rewrite(String(body.id_token));
-    tokens.push(String(body.id_token), String(body.access_token), String(body.refresh_token), replaced);
-    return { ...body, id_token: replaced };
-  };
-  try {
-    const page = await submitLogin(browser, loginForm, "alice", "alice-password");
-    expect(tokens, "the token endpoint was reached").toHaveLength(4);
-    return { page, before, tokens, browser };
-  } finally {
-    proxy.tamper = undefined;
-  }
-}
+const signInWithIdToken = (rewrite: (idToken: string) => string) =>
+  signInWithTamperedIdToken({ app, redis, proxy }, rewrite);
 
 /** A signed-in browser, its session's Redis key, provider session id and the kid of its ID token. */
 async function signedIn(username = "alice") {
-  const browser = new Browser();
-  const { landed } = await signIn(browser, app.url, username);
+  const { browser, cookie, key, landed } = await signedInBrowser(app.url, username);
   expect(landed.url).toBe(`${app.url}/account`);
-  const cookie = browser.cookie(app.url, SESSION_COOKIE)!;
   const record = (await readSession(redis.client, cookie))!;
   return {
     browser,
-    key: sessionKey(cookie),
+    key,
     sid: record.sid as string,
     idToken: record.idToken as string,
     kid: decodeProtectedHeader(record.idToken as string).kid,
@@ -124,11 +108,7 @@ const publishedKids = async () =>
 
 async function postLogoutToken(token: string) {
   const reqId = newRequestId();
-  const response = await fetch(`${app.url}/auth/backchannel-logout`, {
-    method: "POST",
-    headers: { "Content-Type": "application/x-www-form-urlencoded", "X-Request-Id": reqId },
-    body: new URLSearchParams({ logout_token: token }),
-  });
+  const response = await sendLogoutToken(app.url, token, reqId);
   return { status: response.status, body: (await response.json()) as Record<string, unknown>, reqId };
 }
 

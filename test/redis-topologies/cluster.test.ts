@@ -8,8 +8,7 @@
  */
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { Browser } from "../support/browser.ts";
-import { confirmProviderLogout, postLogout, SESSION_COOKIE, signIn } from "../support/flows.ts";
-import { sessionKey } from "../support/redis-keys.ts";
+import { confirmProviderLogout, postLogout, signedInBrowser } from "../support/flows.ts";
 import { replicationInfo, startRedisCluster, until, type TestCluster } from "../support/redis-topologies.ts";
 import { restartApp, startStack, type Stack } from "../support/stack.ts";
 
@@ -25,10 +24,9 @@ afterAll(async () => {
 });
 
 async function signedIn(username: string) {
-  const browser = new Browser();
-  const { landed } = await signIn(browser, stack.app.url, username);
+  const { browser, key, landed } = await signedInBrowser(stack.app.url, username);
   expect(landed.status).toBe(200);
-  return { browser, key: sessionKey(browser.cookie(stack.app.url, SESSION_COOKIE)!) };
+  return { browser, key };
 }
 const account = async (browser: Browser) => {
   const response = await browser.request(`${stack.app.url}/account`);

@@ -9,9 +9,8 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { Browser } from "../support/browser.ts";
-import { postLogout, SESSION_COOKIE, signIn } from "../support/flows.ts";
+import { postLogout, SESSION_COOKIE, signIn, signedInBrowser } from "../support/flows.ts";
 import { RedisSessionStore } from "../../app/session/session-store.server.ts";
-import { sessionKey } from "../support/redis-keys.ts";
 import {
   replicationInfo,
   startRedisSentinel,
@@ -59,12 +58,7 @@ afterAll(async () => {
 });
 
 /** Signed in through the app (cookies are per host: the control app on another port sees the same ones). */
-async function signedIn(username: string) {
-  const browser = new Browser();
-  await signIn(browser, stack.app.url, username);
-  const cookie = browser.cookie(stack.app.url, SESSION_COOKIE)!;
-  return { browser, cookie, key: sessionKey(cookie) };
-}
+const signedIn = (username: string) => signedInBrowser(stack.app.url, username);
 /** What the app logged about its Redis connections (where Redis is left out). */
 const redisLog = () =>
   stack.app

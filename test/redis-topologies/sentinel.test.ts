@@ -5,8 +5,7 @@
  */
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { Browser } from "../support/browser.ts";
-import { postLogout, SESSION_COOKIE, signIn } from "../support/flows.ts";
-import { sessionKey } from "../support/redis-keys.ts";
+import { postLogout, signedInBrowser } from "../support/flows.ts";
 import { replicationInfo, startRedisSentinel, until, type TestSentinel } from "../support/redis-topologies.ts";
 import { startStack, type Stack } from "../support/stack.ts";
 
@@ -27,11 +26,7 @@ afterAll(async () => {
   await sentinel?.stop();
 });
 
-async function signedIn(username: string) {
-  const browser = new Browser();
-  await signIn(browser, stack.app.url, username);
-  return { browser, key: sessionKey(browser.cookie(stack.app.url, SESSION_COOKIE)!) };
-}
+const signedIn = (username: string) => signedInBrowser(stack.app.url, username);
 const accountStatus = async (browser: Browser) => (await browser.request(`${stack.app.url}/account`)).status;
 const offset = async (port: number) =>
   /(?:master_repl_offset|slave_repl_offset):(\d+)/.exec(await replicationInfo(port))?.[1];

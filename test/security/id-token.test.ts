@@ -13,11 +13,14 @@ import type { JWK } from "oidc-provider";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startDevProvider, type DevProvider } from "../../server/dev-oidc-provider/index.ts";
 import { Browser } from "../support/browser.ts";
-import { signIn, startSignIn, submitLogin } from "../support/flows.ts";
+import { signIn } from "../support/flows.ts";
 import { freePort } from "../support/ports.ts";
 import { CLIENT_ID, CLIENT_SECRET, startApp, startTestRedis, type App, type TestRedis } from "../support/stack.ts";
 import { startTamperingProxy } from "../support/tampering-proxy.ts";
-import { expectHarmless, snapshot } from "./assertions.ts";
+import {
+  expectRefused as expectIdTokenRefused,
+  signInWithIdToken as signInWithTamperedIdToken,
+} from "../support/id-token-tampering.ts";
 
 const KID = "provider-key";
 const rsa = () => generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey;
@@ -89,41 +92,13 @@ function macedWithPublicKey(idToken: string) {
   return `${input}.${createHmac("sha256", pem).update(input).digest("base64url")}`;
 }
 
-/**
- * A full sign-in as alice whose token endpoint answer carries `rewrite(id_token)`
- * instead of its ID token. Returns the page the browser ends on, what Redis held
- * before the login form was submitted, and every token of that answer.
- */
-async function signInWithIdToken(rewrite: (idToken: string) => string) {
-  const browser = new Browser();
-  const loginForm = await startSignIn(browser, app.url);
-  const before = await snapshot({ redis, app });
-  const tokens: string[] = [];
-  proxy.tamper = (body) => {
-    const replaced = rewrite(String(body.id_token));
-    tokens.push(String(body.id_token), String(body.access_token), String(body.refresh_token), replaced);
-    return { ...body, id_token: replaced };
-  };
-  try {
-    const page = await submitLogin(browser, loginForm, "alice", "alice-password");
-    expect(tokens, "the token endpoint was reached").toHaveLength(4);
-    return { page, before, tokens };
-  } finally {
-    proxy.tamper = undefined;
-  }
-}
+/** A full sign-in as alice whose token endpoint answer carries `rewrite(id_token)` instead of its ID token. */
+const signInWithIdToken = (rewrite: (idToken: string) => string) =>
+  signInWithTamperedIdToken({ app, redis, proxy }, rewrite);
 
-/** The refusal every case ends with: 400, the check named, nothing created, nothing leaked. */
-async function expectRefused(result: Awaited<ReturnType<typeof signInWithIdToken>>, named: string) {
-  expect(result.page.status).toBe(400);
-  expect(result.page.url).toMatch(new RegExp(`^${app.url}/auth/callback\\?`));
-  expect(result.page.html).toContain('data-code="invalid_response"');
-  expect(result.page.html).toContain(named);
-  // The log names the failed check too (as JSON escapes it), for whoever has to find out why a sign-in failed.
-  expect(app.output()).toContain(JSON.stringify(named.replace(/&quot;/g, '"')).slice(1, -1));
-  expect(result.page.hops.at(-1)!.setCookies).toEqual([]);
-  await expectHarmless({ redis, app }, result.before, result.page.html, result.tokens);
-}
+/** The refusal every case ends with: 400, the check named (in the log too), nothing created, nothing leaked. */
+const expectRefused = (result: Awaited<ReturnType<typeof signInWithIdToken>>, named: string) =>
+  expectIdTokenRefused({ redis, app }, result, named, { logged: true });
 
 describe("controls", () => {
   it("signs in through the proxy when nothing is tampered with", async () => {

@@ -1,5 +1,6 @@
 /** The user journeys, step by step over HTTP, for integration tests. */
 import { Browser, formAction, inputValue, type Page } from "./browser.ts";
+import { sessionKey } from "./redis-keys.ts";
 
 export const SESSION_COOKIE = "rro_sid";
 
@@ -40,6 +41,23 @@ export async function signIn(
     throw new Error(`expected the provider's login form, got ${loginForm.status} at ${loginForm.url}`);
   const landed = await submitLogin(browser, loginForm, username, password);
   return { loginForm, landed };
+}
+
+/** A fresh browser signed in as `username`: its session cookie, the session's Redis key, and the page it landed on. */
+export async function signedInBrowser(appUrl: string, username = "alice") {
+  const browser = new Browser();
+  const { landed } = await signIn(browser, appUrl, username);
+  const cookie = browser.cookie(appUrl, SESSION_COOKIE)!;
+  return { browser, cookie, key: sessionKey(cookie), landed };
+}
+
+/** The provider's back-channel logout: POSTs `token` as the form field `logout_token` (with X-Request-Id `reqId`, when given). */
+export function postLogoutToken(appUrl: string, token: string, reqId?: string): Promise<Response> {
+  return fetch(`${appUrl}/auth/backchannel-logout`, {
+    method: "POST",
+    headers: { "Content-Type": "application/x-www-form-urlencoded", ...(reqId ? { "X-Request-Id": reqId } : {}) },
+    body: new URLSearchParams({ logout_token: token }),
+  });
 }
 
 /** POST /logout from the app's own page, without following the redirect. */

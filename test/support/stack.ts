@@ -14,6 +14,7 @@ import { startLocalRedis, type LocalRedis } from "../../redis/local-redis.ts";
 import { startDevProvider, type DevProvider } from "../../server/dev-oidc-provider/index.ts";
 import { freePort } from "./ports.ts";
 import { markerEnv, stopChild } from "./processes.ts";
+import { startTamperingProxy } from "./tampering-proxy.ts";
 
 export const CLIENT_ID = "test-client";
 export const CLIENT_SECRET = "test-client-secret-0123456789abcdef";
@@ -252,4 +253,45 @@ async function stopAll(stops: Array<() => Promise<void>>) {
   const failures: unknown[] = [];
   for (const stop of stops) await stop().catch((error: unknown) => failures.push(error));
   if (failures.length > 0) throw failures[0];
+}
+
+/**
+ * Redis, the development provider behind a counting, tampering proxy (its
+ * issuer is the proxy's URL), and the app with `appEnv`. `restartApp`: the app
+ * again on the same port (so the provider's registration still fits), with
+ * `overrides` on top of its settings.
+ */
+export async function startProxiedStack(
+  providerOptions: TestProviderOptions = {},
+  appEnv: Record<string, string> = {},
+) {
+  const redis = await startTestRedis();
+  const [appPort, providerPort, proxyPort] = await Promise.all([freePort(), freePort(), freePort()]);
+  const appUrl = `http://localhost:${appPort}`;
+  const provider = await startTestProvider(appUrl, {
+    ...providerOptions,
+    port: providerPort,
+    issuer: `http://127.0.0.1:${proxyPort}`,
+  });
+  const proxy = await startTamperingProxy(providerPort, proxyPort);
+  const env = { REDIS_URL: redis.url, OIDC_ISSUER: proxy.url, APP_URL: appUrl, ...appEnv };
+  const stack = {
+    redis,
+    provider,
+    proxy,
+    env,
+    appPort,
+    app: await startApp(env, appPort),
+    async restartApp(overrides: Record<string, string>) {
+      await stack.app.stop();
+      stack.app = await startApp({ ...env, ...overrides }, appPort);
+    },
+    async stop() {
+      await stack.app.stop();
+      await proxy.close();
+      await provider.close();
+      await redis.stop();
+    },
+  };
+  return stack;
 }
