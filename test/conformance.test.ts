@@ -180,15 +180,20 @@ describe("refresh: the new ID token must be about the same sign-in (OpenID Conne
    * carries, or the signed-in one when it carries none) replaced by
    * `edit(claims)` re-signed with the provider's key, issued now.
    */
-  async function refreshWith(edit: (claims: Record<string, unknown>) => void) {
+  async function refreshWith(
+    edit: (claims: Record<string, unknown>) => void,
+    finish: (idToken: string) => string = (idToken) => idToken,
+  ) {
     const session = await signedInWithExpiringToken();
     const sent: string[] = [];
     proxy.tamper = (body) => {
       const base = typeof body.id_token === "string" ? body.id_token : session.record.idToken;
-      const idToken = resigned((c) => {
-        Object.assign(c, { iat: now(), exp: now() + 600 });
-        edit(c);
-      })(base);
+      const idToken = finish(
+        resigned((c) => {
+          Object.assign(c, { iat: now(), exp: now() + 600 });
+          edit(c);
+        })(base),
+      );
       sent.push(idToken, String(body.access_token), String(body.refresh_token));
       return { ...body, id_token: idToken };
     };
@@ -228,6 +233,16 @@ describe("refresh: the new ID token must be about the same sign-in (OpenID Conne
     const stored = (await readSession(redis.client, result.cookie))!;
     expect(stored.idToken).toBe(result.sent[0]);
     expect(stored.accessTokenExpiresAt).toBeGreaterThan(now() + 60);
+  });
+
+  it("refuses a refreshed ID token whose signature does not verify (the app's own signature check, after openid-client's)", async () => {
+    const flipped = (idToken: string) => {
+      const [header, payload, signature] = idToken.split(".") as [string, string, string];
+      const bytes = Buffer.from(signature, "base64url");
+      bytes[0] = bytes[0]! ^ 0xff;
+      return `${header}.${payload}.${bytes.toString("base64url")}`;
+    };
+    await expectRefreshRefused(await refreshWith(() => {}, flipped), /signature verification failed|does not verify/);
   });
 
   it("oidcc-client-test-refresh-token-invalid-issuer: refuses a refreshed ID token from another issuer", async () => {
