@@ -67,11 +67,21 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-/** Every value in Redis, as raw bytes. */
+/** Every value in Redis, whatever its type, as raw bytes (a type not read here fails the test). */
 async function everythingInRedis(): Promise<Buffer> {
   const found = await redis.client.keys("*"); // a test's own Redis: KEYS is fine here
-  const values = await Promise.all(found.map((key) => redis.client.getBuffer(key).catch(() => Buffer.alloc(0))));
-  return Buffer.concat(values.map((v) => v ?? Buffer.alloc(0)));
+  const values = await Promise.all(
+    found.map(async (key): Promise<Buffer[]> => {
+      const type = await redis.client.type(key);
+      if (type === "string") return [(await redis.client.getBuffer(key)) ?? Buffer.alloc(0)];
+      if (type === "zset") return redis.client.zrangeBuffer(key, "0", "-1");
+      if (type === "hash") return Object.values(await redis.client.hgetallBuffer(key));
+      if (type === "set") return redis.client.smembersBuffer(key);
+      if (type === "list") return redis.client.lrangeBuffer(key, "0", "-1");
+      throw new Error(`${key}: a ${type} this test does not read`);
+    }),
+  );
+  return Buffer.concat(values.flat());
 }
 
 /** RFC 7638 thumbprint of an EC JWK. */

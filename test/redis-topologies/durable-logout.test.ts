@@ -146,7 +146,7 @@ it("when no replica acknowledges in time, the logout still completes, a warning 
   await until("the replica to get the delete", async () => (await replica.exists(person.key)) === 0);
 });
 
-it("costs a logout about one replica round trip when replication keeps up (measured)", async () => {
+it("when replication keeps up, every WAIT is acknowledged without a warning (the latency printed, not asserted)", async () => {
   await caughtUp();
   // The store alone, on the Sentinel primary: DEL + WAIT 1 on a connection of its own, against DEL.
   const primaryPort = await sentinel.primaryPort();
