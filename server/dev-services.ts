@@ -8,6 +8,7 @@
 import type { Env } from "../app/platform/env.server.ts";
 import { logger } from "../app/platform/logger.server.ts";
 import { startLocalRedis } from "../redis/local-redis.ts";
+import { CLIENT_JWKS_PATH } from "./client-jwks.ts";
 
 const log = (line: string) => logger.info(`[server] ${line}`);
 
@@ -35,7 +36,7 @@ export async function startDevServices(env: Env): Promise<() => Promise<void>> {
           backchannelLogoutUri: new URL("/auth/backchannel-logout", env.appUrl).href,
           tokenEndpointAuthMethod: env.oidc.tokenAuthMethod,
           // private_key_jwt: the provider fetches the app's public keys where the app publishes them.
-          jwksUri: new URL("/auth/jwks.json", env.appUrl).href,
+          jwksUri: new URL(CLIENT_JWKS_PATH, env.appUrl).href,
         },
         log: (line) => logger.info(line), // its lines start with [dev-oidc]
       });

@@ -11,6 +11,7 @@ import http from "node:http";
 import type { ServerBuild } from "@remix-run/node";
 import type { RequestHandler } from "express";
 import { metrics } from "../app/platform/metrics.server.ts";
+import { taggedRoute } from "./tracing-state.ts";
 
 /** The URL patterns of a Remix build's routes ("/", "/login", "/users/:id"…), layout routes without a path left out. */
 export function routePatterns(routes: ServerBuild["routes"]): string[] {
@@ -63,7 +64,7 @@ export function measureRequests(patterns: () => readonly string[]): RequestHandl
       if (done) return;
       done = true;
       end({
-        route: routeLabel(req.path, patterns()),
+        route: taggedRoute(req) ?? routeLabel(req.path, patterns()), // worked out once when traces noted it
         method: req.method,
         status: res.headersSent ? res.statusCode : 499,
       });

@@ -11,6 +11,7 @@ import { logger, printReadableLogs } from "../app/platform/logger.server.ts";
 import { checkRedisAtStartup } from "../app/platform/redis.server.ts";
 import { fetchDiscoveryCheck, getOidcConfig } from "../app/oidc/provider.server.ts";
 import { parNotOfferedProblem } from "../app/oidc/pushed-authorization.server.ts";
+import { CLIENT_JWKS_PATH } from "./client-jwks.ts";
 import { tracingStatus } from "./tracing-state.ts";
 
 export const log = (line: string) => logger.info(`[server] ${line}`);
@@ -73,7 +74,7 @@ export async function checkDependencies(env: Env) {
   if (env.oidc.clientKeys.length > 0) {
     const [signing, ...others] = env.oidc.clientKeys;
     log(
-      `client keys published at ${new URL("/auth/jwks.json", env.appUrl).href}: ${signing!.kid} (${signing!.alg})` +
+      `client keys published at ${new URL(CLIENT_JWKS_PATH, env.appUrl).href}: ${signing!.kid} (${signing!.alg})` +
         `${env.oidc.tokenAuthMethod === "private_key_jwt" ? " signs" : ""}` +
         `${others.length ? `, also ${others.map((k) => k.kid).join(", ")}` : ""}`,
     );

@@ -142,8 +142,7 @@ export async function getSignedInSession(request: Request): Promise<AppSession |
   const session = await getSession(request);
   if (!isSignedIn(session)) {
     if (!session.get("user")) return null;
-    await destroySession(session);
-    metrics().sessionsEnded.inc({ reason: "absolute" });
+    await destroySession(session, "absolute");
     return null;
   }
   return ensureFreshTokens(session);
@@ -228,8 +227,7 @@ export async function logout(request: Request) {
     endSession = { kind: "provider-unreachable" };
   }
 
-  headers.append("Set-Cookie", await destroySession(session));
-  metrics().sessionsEnded.inc({ reason: "logout" });
+  headers.append("Set-Cookie", await destroySession(session, "logout"));
   if (endSession.kind === "unsupported" || endSession.kind === "provider-unreachable") {
     return redirect(`/?logout=${endSession.kind}`, { headers });
   }
@@ -248,7 +246,7 @@ export async function logout(request: Request) {
  * hint): `client_id` then names the client, and the provider asks the person
  * to confirm (docs/decisions/020-provider-key-rotation-and-jwks-refresh.md).
  */
-async function idTokenHint(session: Parameters<typeof readTokens>[0], metadata: { jwks_uri?: string }) {
+async function idTokenHint(session: AppSession, metadata: { jwks_uri?: string }) {
   const idToken = (await readTokens(session)).idToken;
   if (!idToken || (await signingKeyStillPublished(idToken, metadata))) return idToken;
   logger.info(

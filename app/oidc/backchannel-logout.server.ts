@@ -346,7 +346,7 @@ export async function backchannelLogout(token: string): Promise<number> {
     const found = await sessionsOf(claims.sid ? { sid: claims.sid } : { sub: claims.sub! });
     // With both sid and sub, only the sessions of that sid that are also that user's.
     const ending = claims.sid && claims.sub ? found.filter(({ data }) => data.user?.sub === claims.sub) : found;
-    await destroySessions(ending); // records and every index entry
+    await destroySessions(ending, "backchannel"); // records and every index entry
     return ending.length;
   } catch (error) {
     // Nothing (or not everything) was destroyed: let the provider's retry through.

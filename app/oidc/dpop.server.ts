@@ -41,10 +41,6 @@ export function tokenTypeName(type: string | undefined): string | undefined {
 
 const ALGORITHM = { name: "ECDSA", namedCurve: "P-256" } as const;
 
-export function dpopEnabled(): boolean {
-  return getEnv().oidc.dpop;
-}
-
 /** RFC 7638 thumbprint of an EC public JWK. */
 async function thumbprintOf(jwk: JsonWebKey): Promise<string> {
   const members = JSON.stringify({ crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y });

@@ -8,16 +8,15 @@
  * previous token had one, and an `iat` no older than the previous one's (an
  * earlier token replayed; the same token again is accepted). Pure: the caller decides what a mismatch ends.
  */
+import { decodeJwt } from "jose";
 
 export type IdTokenClaims = Record<string, unknown>;
 
 /** The payload of a compact JWT, without checking anything (the token was checked when it was received); undefined when unreadable. */
 export function decodeIdTokenClaims(jwt: string | undefined): IdTokenClaims | undefined {
-  const payload = jwt?.split(".")[1];
-  if (!payload) return undefined;
+  if (!jwt) return undefined;
   try {
-    const claims: unknown = JSON.parse(Buffer.from(payload, "base64url").toString("utf8"));
-    return claims && typeof claims === "object" && !Array.isArray(claims) ? (claims as IdTokenClaims) : undefined;
+    return decodeJwt(jwt);
   } catch {
     return undefined;
   }

@@ -167,9 +167,8 @@ async function refreshOnce(session: AppSession): Promise<AppSession | null> {
  */
 async function endRefusedSession(session: AppSession, why: string): Promise<null> {
   logger.warn(`[refresh] ${why}: ending the session`);
-  await destroySession(session);
+  await destroySession(session, "refresh_refused");
   metrics().tokenRefreshes.inc({ outcome: "refused" });
-  metrics().sessionsEnded.inc({ reason: "refresh_refused" });
   return null;
 }
 

@@ -9,12 +9,6 @@
 import { remember } from "@epic-web/remember";
 import { collectDefaultMetrics, Counter, Histogram, Registry } from "prom-client";
 
-/** Why a session ended. */
-export type SessionEndReason = "logout" | "backchannel" | "idle" | "absolute" | "revoked" | "refresh_refused";
-
-/** What became of a token refresh this process attempted or waited for. */
-export type RefreshOutcome = "refreshed" | "refused" | "unavailable" | "by_another_request";
-
 const SECONDS_FAST = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 const SECONDS_HTTP = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 

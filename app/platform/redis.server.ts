@@ -248,7 +248,7 @@ export function withWaitingRedis<T>(operation: (redis: RedisClient) => Promise<T
 
 async function run<T>(redis: RedisClient, operation: (redis: RedisClient) => Promise<T>): Promise<T> {
   try {
-    await firstConnection(redis);
+    if (!everReady.has(redis)) await firstConnection(redis); // once connected, no extra await per operation
     return await operation(redis);
   } catch (error) {
     if (error instanceof ReplyError && !TRANSIENT_REPLY.test((error as Error).message))

@@ -21,11 +21,10 @@ export function loader() {
 
 const handle = answerErrors(async ({ request, context }: ActionFunctionArgs) => {
   // Remix runs actions for PUT, PATCH and DELETE too (the server refuses those before Remix; this holds without it).
-  if (request.method !== "POST") return Response.json(ONLY_POST, { status: 405, headers: { Allow: "POST" } });
+  if (request.method !== "POST") return loader();
   await rateLimit("backchannel", context.clientIp);
   const ended = await backchannelLogout(await readLogoutToken(request));
   logger.info({ sessionsEnded: ended }, `[backchannel-logout] ended ${ended} session(s)`);
-  if (ended > 0) metrics().sessionsEnded.inc({ reason: "backchannel" }, ended);
   metrics().backchannelLogouts.inc({ outcome: ended > 0 ? "ended" : "no_session" });
   return Response.json({});
 }, "oauth");

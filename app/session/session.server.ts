@@ -159,7 +159,7 @@ const sessions = (): Sessions =>
           if (outcome === "moved") metrics().sessionsCreated.inc({ via: "migration" });
         },
       });
-    return { cookie, storage, store, migration: migration || undefined };
+    return { cookie, storage, store, migration };
   });
 
 /**
@@ -200,9 +200,17 @@ export function commitSession(session: AppSession, options?: { maxAge?: number }
   return sessions().storage.commitSession(session, options);
 }
 
-/** Deletes the session (records, then index entries) and returns the Set-Cookie that clears the cookie. */
-export function destroySession(session: AppSession): Promise<string> {
-  return sessions().storage.destroySession(session);
+/** Why a signed-in session was ended by the app: counted in rro_sessions_ended_total once the delete is done. */
+export type EndReason = "logout" | "backchannel" | "revoked" | "refresh_refused" | "absolute";
+
+/**
+ * Deletes the session (records, then index entries) and returns the Set-Cookie
+ * that clears the cookie. With a reason, it is counted as a session ended.
+ */
+export async function destroySession(session: AppSession, reason?: EndReason): Promise<string> {
+  const setCookie = await sessions().storage.destroySession(session);
+  if (reason) metrics().sessionsEnded.inc({ reason });
+  return setCookie;
 }
 
 /**
@@ -254,8 +262,11 @@ export async function sessionsOf(query: SessionQuery): Promise<StoredSession<Hot
  */
 export async function destroySessions(
   list: ReadonlyArray<StoredSession<HotSessionData>>,
+  reason: EndReason,
 ): Promise<WaitOutcome | undefined> {
-  return sessions().store?.destroyMany(list);
+  const outcome = await sessions().store?.destroyMany(list);
+  if (list.length > 0) metrics().sessionsEnded.inc({ reason }, list.length);
+  return outcome;
 }
 
 function serverStore(): Store {

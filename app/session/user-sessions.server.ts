@@ -9,7 +9,6 @@
 import { createHash } from "node:crypto";
 import { getEnv } from "../platform/env.server.ts";
 import type { AppSession } from "./session-data.ts";
-import { metrics } from "../platform/metrics.server.ts";
 import { destroySessions, sessionsOf } from "./session.server.ts";
 import { describeUserAgent } from "./user-agent.ts";
 
@@ -53,7 +52,6 @@ export async function listUserSessions(session: AppSession): Promise<SessionSumm
 export async function endOtherSessions(session: AppSession, which: { handle: string } | "all-others"): Promise<number> {
   const others = (await live(session)).filter(({ id }) => id !== session.id);
   const ending = which === "all-others" ? others : others.filter(({ id }) => handleFor(id) === which.handle);
-  await destroySessions(ending);
-  if (ending.length > 0) metrics().sessionsEnded.inc({ reason: "revoked" }, ending.length);
+  await destroySessions(ending, "revoked");
   return ending.length;
 }
